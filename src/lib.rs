@@ -1,0 +1,1 @@
+//! instance-ha: OpenStack instance high availability on Pacemaker.
