@@ -1,0 +1,1 @@
+//! fence_compute: see issue 2.

@@ -1,0 +1,1 @@
+//! fence_evacuate.
