@@ -420,6 +420,12 @@ impl State {
             m.updated = wall;
             return true;
         }
+        // The destination claims and sets up the instance first; it moves
+        // to the destination (instance.host) halfway through its slot.
+        let mid = start + (end - start) / 2;
+        if now < mid {
+            return false;
+        }
         if !started {
             self.pending[i].started = true;
             let node = dest.clone();
