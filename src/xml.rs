@@ -74,7 +74,7 @@ pub fn elements(xml: &str, tag: &str) -> Vec<Vec<(String, String)>> {
     out
 }
 
-fn attributes(s: &str) -> Vec<(String, String)> {
+pub fn attributes(s: &str) -> Vec<(String, String)> {
     let mut attrs = Vec::new();
     let mut rest = s;
     loop {

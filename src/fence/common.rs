@@ -115,3 +115,27 @@ pub const RETRY_ON: Param = Param {
     default: Some("1"),
     ..Param::new("retry_on", "Count of attempts to retry power on")
 };
+
+// Evacuation options shared by fence_compute (accepted, as the reference
+// does, though it only records) and fence_evacuate (used).
+pub const INSTANCE_FILTERING: Param = Param {
+    long: Some("instance-filtering"),
+    kind: Kind::Bool,
+    default: Some("True"),
+    longdesc: "Only evacuate instances whose flavor (extra spec evacuable=true) or image (tag evacuable or property evacuable=true) is tagged; when nothing is tagged, evacuate all. False: evacuate nothing unless selection says all.",
+    ..Param::new("instance_filtering", "Allow instances to be evacuated")
+};
+pub const NO_SHARED_STORAGE: Param = Param {
+    long: Some("no-shared-storage"),
+    kind: Kind::Bool,
+    default: Some("False"),
+    longdesc: "Instances' disks are not on shared storage. Only sent to Nova below microversion 2.14; from 2.14 Nova detects it (sending it wrongly is what turns every instance to ERROR with the reference agents).",
+    ..Param::new("no_shared_storage", "Disable functionality for dealing with shared storage")
+};
+pub const RECORD_ONLY: Param = Param {
+    short: Some('r'),
+    long: Some("record-only"),
+    metavar: Some("[value]"),
+    default: Some("False"),
+    ..Param::new("record_only", "Only record the target as needing evacuation")
+};
