@@ -1,7 +1,9 @@
 //! HTTP surface: Keystone v3, Nova v2.1, Glance v2.
 
 use crate::state::{Mv, State};
-use crate::util::{nova_bool, parse_query, pct_encode, py_repr, stable_hex, ts_keystone, ts_micro, ts_z, NOVA_BOOL_ENUM};
+use crate::util::{
+    nova_bool, parse_query, pct_encode, py_repr, stable_hex, ts_keystone, ts_micro, ts_z, NOVA_BOOL_ENUM,
+};
 use crate::{RequestRecord, Shared};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering;
@@ -23,7 +25,11 @@ impl Reply {
         }
     }
     fn empty(status: u16) -> Reply {
-        Reply { status, headers: vec![], body: vec![] }
+        Reply {
+            status,
+            headers: vec![],
+            body: vec![],
+        }
     }
     fn header(mut self, k: &str, v: &str) -> Reply {
         self.headers.push((k.into(), v.into()));
@@ -55,7 +61,10 @@ fn nova_err(status: u16, msg: &str) -> Reply {
 }
 
 fn keystone_err(status: u16, title: &str, msg: &str) -> Reply {
-    Reply::json(status, json!({"error": {"code": status, "message": msg, "title": title}}))
+    Reply::json(
+        status,
+        json!({"error": {"code": status, "message": msg, "title": title}}),
+    )
 }
 
 const UNAUTH_MSG: &str = "The request you have made requires authentication.";
@@ -184,7 +193,11 @@ pub fn handle(sh: &Shared, mut rq: Request) {
     let reply = match injected {
         Some(status) => {
             if ctx.path.starts_with("/identity") {
-                keystone_err(status, reason(status), "An unexpected error prevented the server from fulfilling your request.")
+                keystone_err(
+                    status,
+                    reason(status),
+                    "An unexpected error prevented the server from fulfilling your request.",
+                )
             } else {
                 nova_err(status, "Injected fault by nova-double.")
             }
@@ -213,7 +226,11 @@ fn route(c: &Ctx) -> Reply {
     if p == "/image" || p.starts_with("/image/") {
         return glance(c, p);
     }
-    Reply { status: 404, headers: vec![("Content-Type".into(), "text/plain".into())], body: b"Not Found".to_vec() }
+    Reply {
+        status: 404,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: b"Not Found".to_vec(),
+    }
 }
 
 // ---------------------------------------------------------------- Keystone
@@ -236,7 +253,12 @@ fn keystone(c: &Ctx, p: &str) -> Reply {
         ("POST", "/identity/v3/auth/tokens") => issue_token(c),
         ("GET", "/identity/v3/auth/tokens") => {
             let st = c.sh.lock();
-            let ok = |t: &Option<String>| t.as_ref().and_then(|t| st.tokens.get(t)).map(|k| k.expires > Instant::now()).unwrap_or(false);
+            let ok = |t: &Option<String>| {
+                t.as_ref()
+                    .and_then(|t| st.tokens.get(t))
+                    .map(|k| k.expires > Instant::now())
+                    .unwrap_or(false)
+            };
             if !ok(&c.token) {
                 return unauthorized(base);
             }
@@ -286,7 +308,10 @@ fn token_body(c: &Ctx, st: &State, method: &str, expires: SystemTime, scoped: bo
     });
     if scoped {
         let t = tok.as_object_mut().unwrap();
-        t.insert("project".into(), json!({"domain": domain, "id": st.admin_project_id, "name": cfg.project}));
+        t.insert(
+            "project".into(),
+            json!({"domain": domain, "id": st.admin_project_id, "name": cfg.project}),
+        );
         t.insert("is_domain".into(), json!(false));
         t.insert(
             "roles".into(),
@@ -303,8 +328,14 @@ fn domain_ok(d: Option<&Value>) -> bool {
     match d {
         None => false,
         Some(d) => {
-            d.get("id").and_then(Value::as_str).map(|i| i == "default").unwrap_or(false)
-                || d.get("name").and_then(Value::as_str).map(|n| n == "Default").unwrap_or(false)
+            d.get("id")
+                .and_then(Value::as_str)
+                .map(|i| i == "default")
+                .unwrap_or(false)
+                || d.get("name")
+                    .and_then(Value::as_str)
+                    .map(|n| n == "Default")
+                    .unwrap_or(false)
         }
     }
 }
@@ -344,7 +375,7 @@ fn issue_token(c: &Ctx) -> Reply {
                 Some(i) => i == id,
                 None => {
                     ac.get("name").and_then(Value::as_str) == Some(name.as_str())
-                        && ac.get("user").map(|u| user_matches(u)).unwrap_or(false)
+                        && ac.get("user").map(&user_matches).unwrap_or(false)
                 }
             };
             who && secret == sec
@@ -388,7 +419,11 @@ fn issue_token(c: &Ctx) -> Reply {
     let expires_wall = SystemTime::now() + cfg.token_ttl;
     st.tokens.insert(
         token.clone(),
-        crate::state::Token { expires: Instant::now() + cfg.token_ttl, expires_wall, scoped },
+        crate::state::Token {
+            expires: Instant::now() + cfg.token_ttl,
+            expires_wall,
+            scoped,
+        },
     );
     let body = token_body(c, &st, method, expires_wall, scoped);
     Reply::json(201, body).header("X-Subject-Token", &token)
@@ -402,7 +437,10 @@ fn check_token(c: &Ctx) -> Option<Reply> {
             if t.scoped {
                 None
             } else {
-                Some(nova_err(403, "Policy doesn't allow os_compute_api:servers:detail to be performed."))
+                Some(nova_err(
+                    403,
+                    "Policy doesn't allow os_compute_api:servers:detail to be performed.",
+                ))
             }
         }
         _ => Some(unauthorized(&c.sh.base)),
@@ -430,7 +468,11 @@ fn glance(c: &Ctx, p: &str) -> Reply {
                 let html = format!(
                     "<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <body>\n  <h1>404 Not Found</h1>\n  No image found with ID {id}<br /><br />\n\n\n\n </body>\n</html>"
                 );
-                return Reply { status: 404, headers: vec![("Content-Type".into(), "text/html; charset=UTF-8".into())], body: html.into_bytes() };
+                return Reply {
+                    status: 404,
+                    headers: vec![("Content-Type".into(), "text/html; charset=UTF-8".into())],
+                    body: html.into_bytes(),
+                };
             };
             let mut m = Map::new();
             for (k, v) in &img.properties {
@@ -453,7 +495,11 @@ fn glance(c: &Ctx, p: &str) -> Reply {
             return Reply::json(200, Value::Object(m));
         }
     }
-    Reply { status: 404, headers: vec![("Content-Type".into(), "text/plain".into())], body: b"404 Not Found\n\nThe resource could not be found.\n\n   ".to_vec() }
+    Reply {
+        status: 404,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: b"404 Not Found\n\nThe resource could not be found.\n\n   ".to_vec(),
+    }
 }
 
 // ---------------------------------------------------------------- Nova
@@ -487,10 +533,15 @@ fn compute(c: &Ctx, p: &str) -> Reply {
     if c.method == "GET" && p == "/compute/v2.1" {
         let mut v = nova_versions(c);
         let o = v.as_object_mut().unwrap();
-        o.get_mut("links").unwrap().as_array_mut().unwrap().push(
-            json!({"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}),
+        o.get_mut("links")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}));
+        o.insert(
+            "media-types".into(),
+            json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]),
         );
-        o.insert("media-types".into(), json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]));
         return Reply::json(200, json!({"version": v}));
     }
     let Some(rest) = p.strip_prefix("/compute/v2.1/") else {
@@ -506,7 +557,9 @@ fn compute(c: &Ctx, p: &str) -> Reply {
         None => min,
         Some(v) if v.eq_ignore_ascii_case("latest") => max,
         Some(v) => {
-            let parsed = v.split_once('.').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+            let parsed = v
+                .split_once('.')
+                .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
             match parsed {
                 None => {
                     return nova_err(
@@ -533,7 +586,10 @@ fn compute(c: &Ctx, p: &str) -> Reply {
     let v = mv_str(mv);
     r.headers.push(("OpenStack-API-Version".into(), format!("compute {v}")));
     r.headers.push(("X-OpenStack-Nova-API-Version".into(), v));
-    r.headers.push(("Vary".into(), "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into()));
+    r.headers.push((
+        "Vary".into(),
+        "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into(),
+    ));
     r
 }
 
@@ -588,7 +644,16 @@ fn flavor_json(c: &Ctx, f: &crate::state::Flavor, mv: Mv, detail: bool) -> Value
         o.insert("ram".into(), json!(f.ram));
         o.insert("disk".into(), json!(f.disk));
         o.insert("vcpus".into(), json!(f.vcpus));
-        o.insert("swap".into(), if mv >= (2, 75) { json!(f.swap) } else if f.swap == 0 { json!("") } else { json!(f.swap) });
+        o.insert(
+            "swap".into(),
+            if mv >= (2, 75) {
+                json!(f.swap)
+            } else if f.swap == 0 {
+                json!("")
+            } else {
+                json!(f.swap)
+            },
+        );
         o.insert("OS-FLV-EXT-DATA:ephemeral".into(), json!(f.ephemeral));
         o.insert("OS-FLV-DISABLED:disabled".into(), json!(false));
         o.insert("os-flavor-access:is_public".into(), json!(f.is_public));
@@ -658,7 +723,10 @@ fn server_json(c: &Ctx, st: &State, s: &crate::state::Server, mv: Mv) -> Value {
     });
     let o = v.as_object_mut().unwrap();
     if mv >= (2, 3) {
-        o.insert("OS-EXT-SRV-ATTR:reservation_id".into(), json!(format!("r-{}", &s.id[..8])));
+        o.insert(
+            "OS-EXT-SRV-ATTR:reservation_id".into(),
+            json!(format!("r-{}", &s.id[..8])),
+        );
         o.insert("OS-EXT-SRV-ATTR:launch_index".into(), json!(0));
         o.insert("OS-EXT-SRV-ATTR:hostname".into(), json!(s.name));
         o.insert("OS-EXT-SRV-ATTR:kernel_id".into(), json!(""));
@@ -780,15 +848,31 @@ fn servers_page(c: &Ctx, st: &State, page: Vec<&crate::state::Server>, limit: us
 }
 
 fn invalid_input(field: &str, value: &Value, msg: &str) -> Reply {
-    nova_err(400, &format!("Invalid input for field/attribute {field}. Value: {}. {msg}", py_repr(value)))
+    nova_err(
+        400,
+        &format!(
+            "Invalid input for field/attribute {field}. Value: {}. {msg}",
+            py_repr(value)
+        ),
+    )
 }
 
 fn additional(obj: &Map<String, Value>, allowed: &[&str]) -> Option<String> {
-    let extra: Vec<String> = obj.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| format!("'{k}'")).collect();
+    let extra: Vec<String> = obj
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| format!("'{k}'"))
+        .collect();
     match extra.len() {
         0 => None,
-        1 => Some(format!("Additional properties are not allowed ({} was unexpected)", extra[0])),
-        _ => Some(format!("Additional properties are not allowed ({} were unexpected)", extra.join(", "))),
+        1 => Some(format!(
+            "Additional properties are not allowed ({} was unexpected)",
+            extra[0]
+        )),
+        _ => Some(format!(
+            "Additional properties are not allowed ({} were unexpected)",
+            extra.join(", ")
+        )),
     }
 }
 
@@ -805,7 +889,11 @@ fn server_action(c: &Ctx, id: &str, mv: Mv) -> Reply {
     };
     match action.as_str() {
         "evacuate" => {
-            c.sh.lock().evac_requests.entry(id.to_string()).and_modify(|n| *n += 1).or_insert(1);
+            c.sh.lock()
+                .evac_requests
+                .entry(id.to_string())
+                .and_modify(|n| *n += 1)
+                .or_insert(1);
             evacuate(c, id, arg, mv)
         }
         "os-start" | "os-stop" => start_stop(c, id, action == "os-start"),
@@ -819,14 +907,28 @@ fn start_stop(c: &Ctx, id: &str, start: bool) -> Reply {
     let Some(s) = st.server(id) else {
         return nova_err(404, &format!("Instance {id} could not be found."));
     };
-    let (action, ok_states): (&str, &[&str]) = if start { ("start", &["stopped"]) } else { ("stop", &["active", "error", "rescued"]) };
+    let (action, ok_states): (&str, &[&str]) = if start {
+        ("start", &["stopped"])
+    } else {
+        ("stop", &["active", "error", "rescued"])
+    };
     if !ok_states.contains(&s.vm_state.as_str()) {
-        return nova_err(409, &format!("Cannot '{action}' instance {id} while it is in vm_state {}", s.vm_state));
+        return nova_err(
+            409,
+            &format!("Cannot '{action}' instance {id} while it is in vm_state {}", s.vm_state),
+        );
     }
     if let Some(ts) = &s.task_state {
-        return nova_err(409, &format!("Cannot '{action}' instance {id} while it is in task_state {ts}"));
+        return nova_err(
+            409,
+            &format!("Cannot '{action}' instance {id} while it is in task_state {ts}"),
+        );
     }
-    let alive = s.host.as_deref().map(|h| st.compute(h).map(|x| x.alive).unwrap_or(false)).unwrap_or(false);
+    let alive = s
+        .host
+        .as_deref()
+        .map(|h| st.compute(h).map(|x| x.alive).unwrap_or(false))
+        .unwrap_or(false);
     let _ = now;
     let s = st.server_mut(id).unwrap();
     s.updated = SystemTime::now();
@@ -855,7 +957,7 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
     if mv < (2, 14) {
         allowed.push("onSharedStorage");
     }
-    if mv >= (2, 29) && mv < (2, 68) {
+    if ((2, 29)..(2, 68)).contains(&mv) {
         allowed.push("force");
     }
     if let Some(msg) = additional(ev, &allowed) {
@@ -867,7 +969,13 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
             None => return invalid_input("evacuate", arg, "'onSharedStorage' is a required property"),
             Some(v) => match nova_bool(v) {
                 Some(b) => on_shared = b,
-                None => return invalid_input("onSharedStorage", v, &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v))),
+                None => {
+                    return invalid_input(
+                        "onSharedStorage",
+                        v,
+                        &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v)),
+                    )
+                }
             },
         }
     }
@@ -911,10 +1019,19 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
     }
     // 4. compute API: instance state, then source service.
     if !["active", "stopped", "error"].contains(&srv.vm_state.as_str()) {
-        return nova_err(409, &format!("Cannot 'evacuate' instance {id} while it is in vm_state {}", srv.vm_state));
+        return nova_err(
+            409,
+            &format!(
+                "Cannot 'evacuate' instance {id} while it is in vm_state {}",
+                srv.vm_state
+            ),
+        );
     }
     if let Some(ts) = &srv.task_state {
-        return nova_err(409, &format!("Cannot 'evacuate' instance {id} while it is in task_state {ts}"));
+        return nova_err(
+            409,
+            &format!("Cannot 'evacuate' instance {id} while it is in task_state {ts}"),
+        );
     }
     let source = srv.host.clone().unwrap_or_default();
     if st.compute_up(&source, now) {
@@ -939,7 +1056,11 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
         st.migrations[idx].dest_compute = host.clone();
     }
     if mv < (2, 14) {
-        let pass = if on_shared { Value::Null } else { json!(st.rng.hex32()[..12].to_string()) };
+        let pass = if on_shared {
+            Value::Null
+        } else {
+            json!(st.rng.hex32()[..12].to_string())
+        };
         return Reply::json(200, json!({"adminPass": pass}));
     }
     Reply::empty(200)
@@ -1010,7 +1131,13 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
         let status = match obj.get("status") {
             None => None,
             Some(Value::String(s)) if s == "enabled" || s == "disabled" => Some(s.clone()),
-            Some(v) => return invalid_input("status", v, &format!("{} is not one of ['enabled', 'disabled']", py_repr(v))),
+            Some(v) => {
+                return invalid_input(
+                    "status",
+                    v,
+                    &format!("{} is not one of ['enabled', 'disabled']", py_repr(v)),
+                )
+            }
         };
         let reason = match obj.get("disabled_reason") {
             None => None,
@@ -1021,14 +1148,23 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
             None => None,
             Some(v) => match nova_bool(v) {
                 Some(b) => Some(b),
-                None => return invalid_input("forced_down", v, &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v))),
+                None => {
+                    return invalid_input(
+                        "forced_down",
+                        v,
+                        &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v)),
+                    )
+                }
             },
         };
         if reason.is_some() && status.as_deref() != Some("disabled") {
             return nova_err(400, "Specifying 'disabled_reason' with status 'enabled' is invalid.");
         }
         if status.is_none() && forced.is_none() {
-            return nova_err(400, "No updates were requested. Fields 'status' or 'forced_down' should be specified.");
+            return nova_err(
+                400,
+                "No updates were requested. Fields 'status' or 'forced_down' should be specified.",
+            );
         }
         let mut st = c.sh.lock();
         let Some(idx) = st.services.iter().position(|s| s.uuid == id) else {
@@ -1036,7 +1172,10 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
         };
         let host = st.services[idx].host.clone();
         if st.services[idx].binary != "nova-compute" && forced.is_some() {
-            return nova_err(400, "Updating 'forced_down' is only supported for nova-compute services.");
+            return nova_err(
+                400,
+                "Updating 'forced_down' is only supported for nova-compute services.",
+            );
         }
         if forced == Some(false) && st.has_done_evacuations(&host) {
             return forced_up_refused(&host);
@@ -1089,13 +1228,19 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
             let s = &mut st.services[idx];
             s.disabled = false;
             s.disabled_reason = None;
-            Reply::json(200, json!({"service": {"host": host, "binary": binary, "status": "enabled"}}))
+            Reply::json(
+                200,
+                json!({"service": {"host": host, "binary": binary, "status": "enabled"}}),
+            )
         }
         "disable" => {
             let s = &mut st.services[idx];
             s.disabled = true;
             s.disabled_reason = None;
-            Reply::json(200, json!({"service": {"host": host, "binary": binary, "status": "disabled"}}))
+            Reply::json(
+                200,
+                json!({"service": {"host": host, "binary": binary, "status": "disabled"}}),
+            )
         }
         "disable-log-reason" => {
             let Some(r) = obj.get("disabled_reason").and_then(Value::as_str) else {
@@ -1114,13 +1259,20 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
                 return nova_err(400, "Missing forced_down field");
             };
             let Some(f) = nova_bool(v) else {
-                return invalid_input("forced_down", v, &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v)));
+                return invalid_input(
+                    "forced_down",
+                    v,
+                    &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v)),
+                );
             };
             if !f && st.has_done_evacuations(&host) {
                 return forced_up_refused(&host);
             }
             st.services[idx].forced_down = f;
-            Reply::json(200, json!({"service": {"host": host, "binary": binary, "forced_down": f}}))
+            Reply::json(
+                200,
+                json!({"service": {"host": host, "binary": binary, "forced_down": f}}),
+            )
         }
     }
 }
@@ -1141,7 +1293,11 @@ fn list_migrations(c: &Ctx, mv: Mv) -> Reply {
         .filter(|m| f_src.map(|s| m.source_compute == s).unwrap_or(true))
         .filter(|m| f_inst.map(|i| m.instance_uuid == i).unwrap_or(true))
         .filter(|m| f_status.map(|s| m.status == s).unwrap_or(true))
-        .filter(|m| f_host.map(|h| m.source_compute == h || m.dest_compute.as_deref() == Some(h)).unwrap_or(true))
+        .filter(|m| {
+            f_host
+                .map(|h| m.source_compute == h || m.dest_compute.as_deref() == Some(h))
+                .unwrap_or(true)
+        })
         .map(|m| {
             let mut v = json!({
                 "id": m.id, "instance_uuid": m.instance_uuid,
@@ -1183,7 +1339,11 @@ fn hypervisors(c: &Ctx, mv: Mv, detail: bool) -> Reply {
             });
             if detail {
                 let o = v.as_object_mut().unwrap();
-                let running = st.servers.values().filter(|x| x.host.as_deref() == Some(&s.host)).count();
+                let running = st
+                    .servers
+                    .values()
+                    .filter(|x| x.host.as_deref() == Some(&s.host))
+                    .count();
                 o.insert("hypervisor_type".into(), json!("fake"));
                 o.insert("hypervisor_version".into(), json!(1000));
                 o.insert("host_ip".into(), json!("127.0.0.1"));
@@ -1214,4 +1374,3 @@ fn hypervisors(c: &Ctx, mv: Mv, detail: bool) -> Reply {
         .collect();
     Reply::json(200, json!({"hypervisors": list}))
 }
-

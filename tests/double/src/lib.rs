@@ -7,8 +7,26 @@
 //! shuts it down.
 //!
 //! Behaviours mirror Nova 33 (2026.1): shapes, status codes and error
-//! messages. See `README` section in this file's tail and the report in the
-//! commit history for the deliberate simplifications.
+//! messages (see `api.rs`). Deliberate simplifications:
+//! - one admin user/project (domain Default); every scoped token is admin;
+//!   unscoped tokens get 403 from Nova/Glance; no token caching by services.
+//! - evacuation is modelled as: accepted -> (first half of its slot) still on
+//!   the source with task_state `rebuilding` -> (second half) on the
+//!   destination with task_state `rebuild_spawning` -> done. The destination
+//!   is picked at accept time (real Nova: conductor/scheduler just after);
+//!   migration status stays `accepted` until `done`/`failed`/`error`.
+//! - a target host given without `force` that is down or disabled, or no
+//!   candidate at all, is a scheduling failure (NoValidHost): HTTP 200, then
+//!   migration `error`, server keeps its state on the source, as in Nova.
+//! - injected evacuation failures happen on the destination before the
+//!   instance moves: server ERROR on the source host, migration `failed`.
+//! - the scheduler picks the up+enabled host with the fewest instances
+//!   (in-flight evacuations included); real Nova weighs free RAM etc.
+//! - os-start/os-stop act at once when the server's compute is alive, else
+//!   the server stays in powering-on/powering-off (the cast is never served).
+//! - os-migrations ignores paging (limit/marker, 2.59+); filters
+//!   migration_type, source_compute, instance_uuid, status, host.
+//! - service `updated_at` ticks every 10 s while alive (report_interval).
 
 mod api;
 mod state;
@@ -333,7 +351,11 @@ impl Double {
         let server = tiny_http::Server::http((cfg.bind.as_str(), cfg.port))
             .unwrap_or_else(|e| panic!("nova-double: bind {}:{}: {e}", cfg.bind, cfg.port));
         let port = server.server_addr().to_ip().expect("ip listener").port();
-        let host = if cfg.bind == "0.0.0.0" { "127.0.0.1".to_string() } else { cfg.bind.clone() };
+        let host = if cfg.bind == "0.0.0.0" {
+            "127.0.0.1".to_string()
+        } else {
+            cfg.bind.clone()
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&cfg)),
             shutdown: AtomicBool::new(false),
@@ -361,7 +383,12 @@ impl Double {
                     .expect("spawn worker")
             })
             .collect();
-        Double { shared, server, workers, port }
+        Double {
+            shared,
+            server,
+            workers,
+            port,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -499,7 +526,12 @@ impl Double {
     }
     /// All migration records, oldest first.
     pub fn migrations(&self) -> Vec<MigrationView> {
-        self.shared.lock().migrations.iter().map(State::migration_view).collect()
+        self.shared
+            .lock()
+            .migrations
+            .iter()
+            .map(State::migration_view)
+            .collect()
     }
     /// Evacuations accepted and not yet finished.
     pub fn pending_evacuations(&self) -> usize {
@@ -516,5 +548,14 @@ impl Drop for Double {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn double_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Double>();
     }
 }

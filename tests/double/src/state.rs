@@ -273,13 +273,19 @@ impl State {
     }
 
     pub fn compute(&self, host: &str) -> Option<&Service> {
-        self.services.iter().find(|s| s.binary == "nova-compute" && s.host == host)
+        self.services
+            .iter()
+            .find(|s| s.binary == "nova-compute" && s.host == host)
     }
     pub fn compute_mut(&mut self, host: &str) -> Option<&mut Service> {
-        self.services.iter_mut().find(|s| s.binary == "nova-compute" && s.host == host)
+        self.services
+            .iter_mut()
+            .find(|s| s.binary == "nova-compute" && s.host == host)
     }
     pub fn compute_up(&self, host: &str, now: Instant) -> bool {
-        self.compute(host).map(|s| s.is_up(now, self.down_time)).unwrap_or(false)
+        self.compute(host)
+            .map(|s| s.is_up(now, self.down_time))
+            .unwrap_or(false)
     }
     fn compute_alive(&self, host: &str) -> bool {
         self.compute(host).map(|s| s.alive).unwrap_or(false)
@@ -327,7 +333,11 @@ impl State {
         let id = self.rng.uuid();
         let seq = self.next_seq;
         self.next_seq += 1;
-        let host = if vm_state == "shelved_offloaded" { None } else { Some(spec.host.clone()) };
+        let host = if vm_state == "shelved_offloaded" {
+            None
+        } else {
+            Some(spec.host.clone())
+        };
         let now = SystemTime::now();
         let tenant = spec.tenant.clone().unwrap_or_else(|| stable_hex("project:demo"));
         self.servers.insert(
@@ -482,17 +492,16 @@ impl State {
     }
 
     /// Queue an accepted evacuation. Returns the migration index.
-    pub fn start_evacuation(
-        &mut self,
-        server_id: &str,
-        dest: Option<String>,
-        mv: Mv,
-        now: Instant,
-    ) -> usize {
+    pub fn start_evacuation(&mut self, server_id: &str, dest: Option<String>, mv: Mv, now: Instant) -> usize {
         let wall = SystemTime::now();
         let (source, orig, project, flavor) = {
             let s = self.server(server_id).expect("server exists");
-            (s.host.clone().unwrap_or_default(), s.vm_state.clone(), s.tenant_id.clone(), s.flavor)
+            (
+                s.host.clone().unwrap_or_default(),
+                s.vm_state.clone(),
+                s.tenant_id.clone(),
+                s.flavor,
+            )
         };
         let id = self.migrations.len() as u64 + 1;
         let uuid = self.rng.uuid();
@@ -594,7 +603,9 @@ impl State {
     }
 
     pub fn has_done_evacuations(&self, host: &str) -> bool {
-        self.migrations.iter().any(|m| m.source_compute == host && m.status == "done")
+        self.migrations
+            .iter()
+            .any(|m| m.source_compute == host && m.status == "done")
     }
 
     pub fn server_view(&self, s: &Server) -> ServerView {

@@ -16,7 +16,7 @@ impl Rng {
         let local = 0u8;
         Rng(t ^ ((&local as *const u8 as u64) << 17) ^ 0x9E37_79B9_7F4A_7C15)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -25,8 +25,8 @@ impl Rng {
     }
     /// RFC 4122 version 4 shaped UUID.
     pub fn uuid(&mut self) -> String {
-        let a = self.next();
-        let b = self.next();
+        let a = self.next_u64();
+        let b = self.next_u64();
         format!(
             "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
             a >> 32,
@@ -38,13 +38,13 @@ impl Rng {
     }
     /// Keystone style id: 32 hex digits.
     pub fn hex32(&mut self) -> String {
-        format!("{:016x}{:016x}", self.next(), self.next())
+        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
     }
     /// Token-ish opaque string (Fernet tokens start with gAAAAA).
     pub fn token(&mut self) -> String {
         let mut s = String::from("gAAAAA");
         for _ in 0..4 {
-            s.push_str(&format!("{:016x}", self.next()));
+            s.push_str(&format!("{:016x}", self.next_u64()));
         }
         s
     }

@@ -34,7 +34,9 @@ fn keystone_password_success_failure_and_catalog() {
     let compute = cat.iter().find(|s| s["type"] == "compute").unwrap();
     let eps = compute["endpoints"].as_array().unwrap();
     assert_eq!(eps.len(), 3);
-    assert!(eps.iter().all(|e| e["region_id"] == "RegionOne" && e["url"] == d.compute_url()));
+    assert!(eps
+        .iter()
+        .all(|e| e["region_id"] == "RegionOne" && e["url"] == d.compute_url()));
     assert!(cat.iter().any(|s| s["type"] == "image"));
     assert!(cat.iter().any(|s| s["type"] == "identity"));
 
@@ -91,7 +93,12 @@ fn unauthenticated_and_revoked_tokens_get_401() {
     let again = Nova::login(&d);
     assert_eq!(again.get("/os-services", "2.53").status, 200);
     // Glance too
-    let r = request("GET", &format!("{}/v2/images/x", d.image_url()), &[("X-Auth-Token", &nova.token)], None);
+    let r = request(
+        "GET",
+        &format!("{}/v2/images/x", d.image_url()),
+        &[("X-Auth-Token", &nova.token)],
+        None,
+    );
     assert_eq!(r.status, 401);
 }
 
@@ -120,7 +127,12 @@ fn microversion_negotiation() {
     assert_eq!(r.header("X-OpenStack-Nova-API-Version"), Some("2.11"));
     assert!(r.json()["services"][0]["id"].is_u64());
     // no header: 2.1, no forced_down field
-    let r = request("GET", &format!("{}/os-services", d.compute_url()), &[("X-Auth-Token", &nova.token)], None);
+    let r = request(
+        "GET",
+        &format!("{}/os-services", d.compute_url()),
+        &[("X-Auth-Token", &nova.token)],
+        None,
+    );
     assert_eq!(r.header("X-OpenStack-Nova-API-Version"), Some("2.1"));
     assert!(r.json()["services"][0].get("forced_down").is_none());
     // version documents, unauthenticated
@@ -136,20 +148,36 @@ fn services_shapes_and_state() {
     let d = Double::start(Config::new());
     let nova = Nova::login(&d);
     let all = nova.get("/os-services", "2.53").json();
-    assert!(all["services"].as_array().unwrap().iter().any(|s| s["binary"] == "nova-conductor"));
-    let r = nova.get("/os-services?binary=nova-compute&host=compute-1", "2.53").json();
+    assert!(all["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["binary"] == "nova-conductor"));
+    let r = nova
+        .get("/os-services?binary=nova-compute&host=compute-1", "2.53")
+        .json();
     let s = &r["services"][0];
     assert_eq!(r["services"].as_array().unwrap().len(), 1);
     assert_eq!(s["id"].as_str().unwrap().len(), 36);
-    assert_eq!((s["state"].as_str(), s["status"].as_str(), s["forced_down"].as_bool()), (Some("up"), Some("enabled"), Some(false)));
+    assert_eq!(
+        (s["state"].as_str(), s["status"].as_str(), s["forced_down"].as_bool()),
+        (Some("up"), Some("enabled"), Some(false))
+    );
     assert_eq!(s["zone"], "nova");
     d.set_compute_alive("compute-1", false);
-    let s = &nova.get("/os-services?binary=nova-compute&host=compute-1", "2.53").json()["services"][0];
+    let s = &nova
+        .get("/os-services?binary=nova-compute&host=compute-1", "2.53")
+        .json()["services"][0];
     assert_eq!(s["state"], "down");
     d.set_compute_alive("compute-1", true);
     // force down + disable with reason via 2.53
     let id = service_uuid(&nova, "compute-1");
-    let r = nova.call("PUT", &format!("/os-services/{id}"), "2.53", Some(&json!({"forced_down": true})));
+    let r = nova.call(
+        "PUT",
+        &format!("/os-services/{id}"),
+        "2.53",
+        Some(&json!({"forced_down": true})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["service"]["state"], "down");
     let r = nova.call(
@@ -159,22 +187,58 @@ fn services_shapes_and_state() {
         Some(&json!({"status": "disabled", "disabled_reason": "instance-ha"})),
     );
     assert_eq!(r.json()["service"]["disabled_reason"], "instance-ha");
-    let r = nova.call("PUT", &format!("/os-services/{id}"), "2.53", Some(&json!({"status": "enabled", "disabled_reason": "x"})));
+    let r = nova.call(
+        "PUT",
+        &format!("/os-services/{id}"),
+        "2.53",
+        Some(&json!({"status": "enabled", "disabled_reason": "x"})),
+    );
     assert_eq!(r.status, 400);
-    assert!(r.json()["badRequest"]["message"].as_str().unwrap().contains("disabled_reason"));
+    assert!(r.json()["badRequest"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("disabled_reason"));
     // legacy actions
-    let r = nova.call("PUT", "/os-services/force-down", "2.11", Some(&json!({"host": "compute-2", "binary": "nova-compute", "forced_down": true})));
+    let r = nova.call(
+        "PUT",
+        "/os-services/force-down",
+        "2.11",
+        Some(&json!({"host": "compute-2", "binary": "nova-compute", "forced_down": true})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), json!({"service": {"host": "compute-2", "binary": "nova-compute", "forced_down": true}}));
+    assert_eq!(
+        r.json(),
+        json!({"service": {"host": "compute-2", "binary": "nova-compute", "forced_down": true}})
+    );
     assert!(d.service("compute-2").unwrap().forced_down);
-    let r = nova.call("PUT", "/os-services/force-down", "2.10", Some(&json!({"host": "compute-2", "binary": "nova-compute", "forced_down": false})));
+    let r = nova.call(
+        "PUT",
+        "/os-services/force-down",
+        "2.10",
+        Some(&json!({"host": "compute-2", "binary": "nova-compute", "forced_down": false})),
+    );
     assert_eq!(r.status, 404);
-    let r = nova.call("PUT", "/os-services/disable-log-reason", "2.11", Some(&json!({"host": "compute-2", "binary": "nova-compute", "disabled_reason": "r"})));
+    let r = nova.call(
+        "PUT",
+        "/os-services/disable-log-reason",
+        "2.11",
+        Some(&json!({"host": "compute-2", "binary": "nova-compute", "disabled_reason": "r"})),
+    );
     assert_eq!(r.json()["service"]["status"], "disabled");
-    let r = nova.call("PUT", "/os-services/enable", "2.11", Some(&json!({"host": "compute-2", "binary": "nova-compute"})));
+    let r = nova.call(
+        "PUT",
+        "/os-services/enable",
+        "2.11",
+        Some(&json!({"host": "compute-2", "binary": "nova-compute"})),
+    );
     assert_eq!(r.json()["service"]["status"], "enabled");
     assert_eq!(d.service("compute-2").unwrap().status, "enabled");
-    let r = nova.call("PUT", "/os-services/force-down", "2.53", Some(&json!({"host": "compute-2", "binary": "nova-compute", "forced_down": true})));
+    let r = nova.call(
+        "PUT",
+        "/os-services/force-down",
+        "2.53",
+        Some(&json!({"host": "compute-2", "binary": "nova-compute", "forced_down": true})),
+    );
     assert_eq!(r.status, 400);
 }
 
@@ -187,7 +251,10 @@ fn evacuate_microversion_rules_and_still_in_use() {
     // source still up
     let r = nova.call("POST", &path, "2.14", Some(&json!({"evacuate": {}})));
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["badRequest"]["message"], "Compute service of compute-0 is still in use.");
+    assert_eq!(
+        r.json()["badRequest"]["message"],
+        "Compute service of compute-0 is still in use."
+    );
     // < 2.14: onSharedStorage required
     let r = nova.call("POST", &path, "2.11", Some(&json!({"evacuate": {}})));
     assert_eq!(r.status, 400);
@@ -196,14 +263,24 @@ fn evacuate_microversion_rules_and_still_in_use() {
         "Invalid input for field/attribute evacuate. Value: {}. 'onSharedStorage' is a required property"
     );
     // >= 2.14: rejected
-    let r = nova.call("POST", &path, "2.14", Some(&json!({"evacuate": {"onSharedStorage": false}})));
+    let r = nova.call(
+        "POST",
+        &path,
+        "2.14",
+        Some(&json!({"evacuate": {"onSharedStorage": false}})),
+    );
     assert_eq!(r.status, 400);
     assert!(r.json()["badRequest"]["message"]
         .as_str()
         .unwrap()
         .ends_with("Additional properties are not allowed ('onSharedStorage' was unexpected)"));
     // force removed in 2.68
-    let r = nova.call("POST", &path, "2.68", Some(&json!({"evacuate": {"host": "compute-1", "force": true}})));
+    let r = nova.call(
+        "POST",
+        &path,
+        "2.68",
+        Some(&json!({"evacuate": {"host": "compute-1", "force": true}})),
+    );
     assert_eq!(r.status, 400);
     // unknown target host
     d.set_compute_alive("compute-0", false);
@@ -211,11 +288,19 @@ fn evacuate_microversion_rules_and_still_in_use() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["itemNotFound"]["message"], "Compute host nope not found.");
     // accepted at 2.11 with onSharedStorage: adminPass body
-    let r = nova.call("POST", &path, "2.11", Some(&json!({"evacuate": {"onSharedStorage": "False"}})));
+    let r = nova.call(
+        "POST",
+        &path,
+        "2.11",
+        Some(&json!({"evacuate": {"onSharedStorage": "False"}})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.json()["adminPass"].is_string());
     let s = d.server(&id).unwrap();
-    assert_eq!((s.status.as_str(), s.task_state.as_deref()), ("REBUILD", Some("rebuilding")));
+    assert_eq!(
+        (s.status.as_str(), s.task_state.as_deref()),
+        ("REBUILD", Some("rebuilding"))
+    );
     assert_eq!(s.host.as_deref(), Some("compute-0"));
     // second evacuate while rebuilding: 409
     let r = nova.call("POST", &path, "2.14", Some(&json!({"evacuate": {}})));
@@ -242,13 +327,28 @@ fn evacuation_completes_keeping_power_state_and_shutoff_from_2_95() {
     let shelved = d.add_server(ServerSpec::new("e", "compute-0").status("SHELVED_OFFLOADED"));
     d.set_compute_alive("compute-0", false);
     for s in [&active, &off, &err] {
-        let r = nova.call("POST", &format!("/servers/{s}/action"), "2.29", Some(&json!({"evacuate": {}})));
+        let r = nova.call(
+            "POST",
+            &format!("/servers/{s}/action"),
+            "2.29",
+            Some(&json!({"evacuate": {}})),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body, "");
     }
-    let r = nova.call("POST", &format!("/servers/{late}/action"), "2.95", Some(&json!({"evacuate": {"host": "compute-2"}})));
+    let r = nova.call(
+        "POST",
+        &format!("/servers/{late}/action"),
+        "2.95",
+        Some(&json!({"evacuate": {"host": "compute-2"}})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = nova.call("POST", &format!("/servers/{shelved}/action"), "2.95", Some(&json!({"evacuate": {}})));
+    let r = nova.call(
+        "POST",
+        &format!("/servers/{shelved}/action"),
+        "2.95",
+        Some(&json!({"evacuate": {}})),
+    );
     assert_eq!(r.status, 409);
     wait_until("evacuations", Duration::from_secs(5), || d.pending_evacuations() == 0);
     let a = d.server(&active).unwrap();
@@ -259,7 +359,10 @@ fn evacuation_completes_keeping_power_state_and_shutoff_from_2_95() {
     let l = d.server(&late).unwrap();
     assert_eq!((l.status.as_str(), l.host.as_deref()), ("SHUTOFF", Some("compute-2")));
     // spread over the two remaining hosts
-    let hosts: std::collections::BTreeSet<_> = [&active, &off, &err].iter().map(|i| d.server(i).unwrap().host.unwrap()).collect();
+    let hosts: std::collections::BTreeSet<_> = [&active, &off, &err]
+        .iter()
+        .map(|i| d.server(i).unwrap().host.unwrap())
+        .collect();
     assert_eq!(hosts.len(), 2);
     // API view of the server and migrations
     let v = nova.get(&format!("/servers/{late}"), "2.47").json();
@@ -268,17 +371,33 @@ fn evacuation_completes_keeping_power_state_and_shutoff_from_2_95() {
     assert_eq!(v["server"]["OS-EXT-STS:power_state"], 4);
     assert_eq!(v["server"]["flavor"]["original_name"], "m1.small");
     assert_eq!(v["server"]["image"], "");
-    let r = nova.call("POST", &format!("/servers/{late}/action"), "2.95", Some(&json!({"os-start": null})));
+    let r = nova.call(
+        "POST",
+        &format!("/servers/{late}/action"),
+        "2.95",
+        Some(&json!({"os-start": null})),
+    );
     assert_eq!(r.status, 202);
     assert_eq!(d.server(&late).unwrap().status, "ACTIVE");
-    let m = nova.get(&format!("/os-migrations?migration_type=evacuation&source_compute=compute-0&instance_uuid={late}"), "2.59").json();
+    let m = nova
+        .get(
+            &format!("/os-migrations?migration_type=evacuation&source_compute=compute-0&instance_uuid={late}"),
+            "2.59",
+        )
+        .json();
     let list = m["migrations"].as_array().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["status"], "done");
     assert_eq!(list[0]["dest_compute"], "compute-2");
     assert_eq!(list[0]["migration_type"], "evacuation");
     assert_eq!(list[0]["uuid"].as_str().unwrap().len(), 36);
-    assert_eq!(nova.get("/os-migrations", "2.1").json()["migrations"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        nova.get("/os-migrations", "2.1").json()["migrations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
@@ -288,47 +407,93 @@ fn force_up_refused_until_compute_restarts() {
     let vm = d.add_server(ServerSpec::new("a", "compute-0"));
     d.set_compute_alive("compute-0", false);
     let id = service_uuid(&nova, "compute-0");
-    assert_eq!(nova.call("PUT", &format!("/os-services/{id}"), "2.53", Some(&json!({"forced_down": true}))).status, 200);
-    let r = nova.call("POST", &format!("/servers/{vm}/action"), "2.53", Some(&json!({"evacuate": {}})));
+    assert_eq!(
+        nova.call(
+            "PUT",
+            &format!("/os-services/{id}"),
+            "2.53",
+            Some(&json!({"forced_down": true}))
+        )
+        .status,
+        200
+    );
+    let r = nova.call(
+        "POST",
+        &format!("/servers/{vm}/action"),
+        "2.53",
+        Some(&json!({"evacuate": {}})),
+    );
     assert_eq!(r.status, 200);
     wait_until("done", Duration::from_secs(5), || d.migrations()[0].status == "done");
-    let r = nova.call("PUT", &format!("/os-services/{id}"), "2.53", Some(&json!({"forced_down": false})));
+    let r = nova.call(
+        "PUT",
+        &format!("/os-services/{id}"),
+        "2.53",
+        Some(&json!({"forced_down": false})),
+    );
     assert_eq!(r.status, 400);
     let msg = r.json()["badRequest"]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("`done` evacuation migration records remain associated with the host"), "{msg}");
+    assert!(
+        msg.contains("`done` evacuation migration records remain associated with the host"),
+        "{msg}"
+    );
     // legacy API too
-    let r = nova.call("PUT", "/os-services/force-down", "2.11", Some(&json!({"host": "compute-0", "binary": "nova-compute", "forced_down": false})));
+    let r = nova.call(
+        "PUT",
+        "/os-services/force-down",
+        "2.11",
+        Some(&json!({"host": "compute-0", "binary": "nova-compute", "forced_down": false})),
+    );
     assert_eq!(r.status, 400);
     d.restart_compute("compute-0");
     assert_eq!(d.migrations()[0].status, "completed");
     // alive but still forced down
     assert_eq!(d.service("compute-0").unwrap().state, "down");
-    let r = nova.call("PUT", &format!("/os-services/{id}"), "2.53", Some(&json!({"forced_down": false})));
+    let r = nova.call(
+        "PUT",
+        &format!("/os-services/{id}"),
+        "2.53",
+        Some(&json!({"forced_down": false})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["service"]["state"], "up");
 }
 
 #[test]
 fn failed_evacuation_and_scheduling_error() {
-    let d = Double::start(Config::new().hosts(["c0", "c1"]).evacuation_time(Duration::from_millis(20)));
+    let d = Double::start(
+        Config::new()
+            .hosts(["c0", "c1"])
+            .evacuation_time(Duration::from_millis(20)),
+    );
     let nova = Nova::login(&d);
     let vm = d.add_server(ServerSpec::new("a", "c0"));
     d.set_compute_alive("c0", false);
     d.fail_next_evacuations(&vm, 1);
     let path = format!("/servers/{vm}/action");
-    assert_eq!(nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}}))).status, 200);
+    assert_eq!(
+        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}}))).status,
+        200
+    );
     wait_until("failed", Duration::from_secs(5), || d.pending_evacuations() == 0);
     let s = d.server(&vm).unwrap();
     assert_eq!((s.status.as_str(), s.host.as_deref()), ("ERROR", Some("c0")));
     assert_eq!(d.migrations()[0].status, "failed");
     // ERROR servers can be evacuated again; target down -> NoValidHost
     d.set_compute_alive("c1", false);
-    assert_eq!(nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}}))).status, 200);
+    assert_eq!(
+        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}}))).status,
+        200
+    );
     wait_until("error", Duration::from_secs(5), || d.pending_evacuations() == 0);
     assert_eq!(d.migrations()[1].status, "error");
     assert_eq!(d.server(&vm).unwrap().task_state, None);
     d.set_compute_alive("c1", true);
-    assert_eq!(nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {"host": "c1"}}))).status, 200);
+    assert_eq!(
+        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {"host": "c1"}})))
+            .status,
+        200
+    );
     wait_until("done", Duration::from_secs(5), || d.pending_evacuations() == 0);
     let s = d.server(&vm).unwrap();
     assert_eq!((s.status.as_str(), s.host.as_deref()), ("SHUTOFF", Some("c1")));
@@ -337,16 +502,32 @@ fn failed_evacuation_and_scheduling_error() {
 #[test]
 fn serial_per_destination() {
     let d = Double::start(
-        Config::new().hosts(["c0", "c1"]).evacuation_time(Duration::from_millis(100)).serial_per_destination(true),
+        Config::new()
+            .hosts(["c0", "c1"])
+            .evacuation_time(Duration::from_millis(100))
+            .serial_per_destination(true),
     );
     let nova = Nova::login(&d);
-    let ids: Vec<String> = (0..4).map(|i| d.add_server(ServerSpec::new(&format!("v{i}"), "c0"))).collect();
+    let ids: Vec<String> = (0..4)
+        .map(|i| d.add_server(ServerSpec::new(&format!("v{i}"), "c0")))
+        .collect();
     d.set_compute_alive("c0", false);
     let t0 = Instant::now();
     for id in &ids {
-        assert_eq!(nova.call("POST", &format!("/servers/{id}/action"), "2.29", Some(&json!({"evacuate": {}}))).status, 200);
+        assert_eq!(
+            nova.call(
+                "POST",
+                &format!("/servers/{id}/action"),
+                "2.29",
+                Some(&json!({"evacuate": {}}))
+            )
+            .status,
+            200
+        );
     }
-    wait_until("first", Duration::from_secs(5), || d.server(&ids[0]).unwrap().status == "ACTIVE");
+    wait_until("first", Duration::from_secs(5), || {
+        d.server(&ids[0]).unwrap().status == "ACTIVE"
+    });
     assert_eq!(d.server(&ids[3]).unwrap().status, "REBUILD");
     wait_until("all", Duration::from_secs(5), || d.pending_evacuations() == 0);
     assert!(t0.elapsed() >= Duration::from_millis(400));
@@ -358,7 +539,10 @@ fn servers_paging_flavors_and_images() {
     let nova = Nova::login(&d);
     d.add_image("img-1", &["evacuable"], &[("os_distro", "cirros")]);
     for i in 0..7 {
-        let mut s = ServerSpec::new(&format!("v{i}"), "compute-1").flavor("ha").extra_spec("evacuable", "true").private_flavor();
+        let mut s = ServerSpec::new(&format!("v{i}"), "compute-1")
+            .flavor("ha")
+            .extra_spec("evacuable", "true")
+            .private_flavor();
         if i == 0 {
             s = s.image("img-1").metadata("evacuable", "true");
         }
@@ -366,11 +550,23 @@ fn servers_paging_flavors_and_images() {
     }
     d.add_server(ServerSpec::new("other", "compute-2"));
     // without all_tenants: the admin project owns none
-    assert_eq!(nova.get("/servers/detail?host=compute-1", "2.1").json()["servers"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        nova.get("/servers/detail?host=compute-1", "2.1").json()["servers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let mut url = format!("{}/servers/detail?all_tenants=1&host=compute-1", d.compute_url());
     let mut seen = Vec::new();
     loop {
-        let r = request("GET", &url, &[("X-Auth-Token", &nova.token), ("OpenStack-API-Version", "compute 2.53")], None).json();
+        let r = request(
+            "GET",
+            &url,
+            &[("X-Auth-Token", &nova.token), ("OpenStack-API-Version", "compute 2.53")],
+            None,
+        )
+        .json();
         for s in r["servers"].as_array().unwrap() {
             assert_eq!(s["OS-EXT-SRV-ATTR:host"], "compute-1");
             assert_eq!(s["flavor"]["id"], s["flavor"]["id"]);
@@ -383,22 +579,46 @@ fn servers_paging_flavors_and_images() {
     }
     assert_eq!(seen.len(), 7);
     assert_eq!(seen[0], "v6");
-    let first = nova.get("/servers/detail?all_tenants=1&host=compute-1&limit=1", "2.46").json();
+    let first = nova
+        .get("/servers/detail?all_tenants=1&host=compute-1&limit=1", "2.46")
+        .json();
     assert!(first["servers"][0]["flavor"]["id"].is_string());
     // flavors: private listed with is_public=None
     let fl = nova.get("/flavors/detail?is_public=None", "2.53").json();
-    let ha = fl["flavors"].as_array().unwrap().iter().find(|f| f["name"] == "ha").unwrap().clone();
+    let ha = fl["flavors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "ha")
+        .unwrap()
+        .clone();
     assert_eq!(ha["os-flavor-access:is_public"], false);
-    assert_eq!(nova.get("/flavors/detail", "2.53").json()["flavors"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        nova.get("/flavors/detail", "2.53").json()["flavors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let fid = ha["id"].as_str().unwrap();
     let es = nova.get(&format!("/flavors/{fid}/os-extra-specs"), "2.1").json();
     assert_eq!(es, json!({"extra_specs": {"evacuable": "true"}}));
     // glance
-    let img = request("GET", &format!("{}/v2/images/img-1", d.image_url()), &[("X-Auth-Token", &nova.token)], None);
+    let img = request(
+        "GET",
+        &format!("{}/v2/images/img-1", d.image_url()),
+        &[("X-Auth-Token", &nova.token)],
+        None,
+    );
     assert_eq!(img.status, 200);
     assert_eq!(img.json()["tags"], json!(["evacuable"]));
     assert_eq!(img.json()["os_distro"], "cirros");
-    let none = request("GET", &format!("{}/v2/images/nope", d.image_url()), &[("X-Auth-Token", &nova.token)], None);
+    let none = request(
+        "GET",
+        &format!("{}/v2/images/nope", d.image_url()),
+        &[("X-Auth-Token", &nova.token)],
+        None,
+    );
     assert_eq!(none.status, 404);
     let hv = nova.get("/os-hypervisors/detail", "2.53").json();
     assert_eq!(hv["hypervisors"].as_array().unwrap().len(), 3);
@@ -435,7 +655,13 @@ fn concurrent_requests_finish_in_about_one_latency() {
             let url = format!("{}/os-services?binary=nova-compute", d.compute_url());
             let token = nova.token.clone();
             std::thread::spawn(move || {
-                request("GET", &url, &[("X-Auth-Token", &token), ("OpenStack-API-Version", "compute 2.53")], None).status
+                request(
+                    "GET",
+                    &url,
+                    &[("X-Auth-Token", &token), ("OpenStack-API-Version", "compute 2.53")],
+                    None,
+                )
+                .status
             })
         })
         .collect();

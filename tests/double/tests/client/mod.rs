@@ -13,7 +13,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
@@ -29,7 +32,8 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     };
     let mut s = TcpStream::connect(hostport).expect("connect");
     let payload = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nAccept: application/json\r\n");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nAccept: application/json\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -46,17 +50,21 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     let body = if chunked { dechunk(body) } else { body.to_string() };
     Resp { status, headers, body }
 }
 
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
-    loop {
-        let Some((size, rest)) = s.split_once("\r\n") else { break };
+    while let Some((size, rest)) = s.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
         if n == 0 {
             break;
@@ -85,7 +93,10 @@ impl Nova {
     pub fn login(d: &nova_double::Double) -> Nova {
         let r = password_auth(&d.auth_url(), &d.username(), &d.password(), &d.project());
         assert_eq!(r.status, 201, "{}", r.body);
-        Nova { url: d.compute_url(), token: r.header("X-Subject-Token").unwrap().to_string() }
+        Nova {
+            url: d.compute_url(),
+            token: r.header("X-Subject-Token").unwrap().to_string(),
+        }
     }
     pub fn call(&self, method: &str, path: &str, mv: &str, body: Option<&Value>) -> Resp {
         let h = format!("compute {mv}");
