@@ -6,3 +6,4 @@
 mod util;
 
 mod fence_protocol;
+mod fence_compute;

@@ -110,7 +110,7 @@ struct Target {
 fn connect(req: &Request) -> Result<Nova> {
     let cfg = cloud_params::cloud_config(&req.values, |k| std::env::var(k).ok())?;
     let session = Arc::new(Session::new(cfg)?);
-    Nova::new(session)
+    Ok(Nova::new(session))
 }
 
 fn target(req: &Request) -> Result<Target> {
