@@ -30,7 +30,7 @@
 
 mod api;
 mod state;
-pub mod util;
+mod util;
 
 use state::State;
 use std::collections::BTreeMap;
