@@ -306,26 +306,27 @@ impl CloudConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<CloudConfig> {
         let dirs = config_dirs(&lookup);
-        let mut searched = Vec::new();
         let file = match explicit_file {
             Some(f) => f.to_path_buf(),
             None => {
-                let mut cands: Vec<PathBuf> = nonempty(lookup("OS_CLIENT_CONFIG_FILE")).map(PathBuf::from).into_iter().collect();
+                let mut cands: Vec<PathBuf> =
+                    nonempty(lookup("OS_CLIENT_CONFIG_FILE")).map(PathBuf::from).into_iter().collect();
                 for d in &dirs {
                     cands.push(d.join("clouds.yaml"));
                     cands.push(d.join("clouds.yml"));
                 }
-                let found = cands.iter().find(|p| p.is_file()).cloned();
-                searched = cands;
-                found.ok_or_else(|| {
-                    Error::config(format!(
-                        "cloud {cloud:?} requested but no clouds.yaml found (searched {})",
-                        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-                    ))
-                })?
+                match cands.iter().find(|p| p.is_file()) {
+                    Some(f) => f.clone(),
+                    None => {
+                        let searched: Vec<String> = cands.iter().map(|p| p.display().to_string()).collect();
+                        return Err(Error::config(format!(
+                            "cloud {cloud:?} requested but no clouds.yaml found (searched {})",
+                            searched.join(", ")
+                        )));
+                    }
+                }
             }
         };
-        let _ = searched;
         let clouds = read_yaml(&file)?;
 
         let mut secure_cands: Vec<PathBuf> = nonempty(lookup("OS_CLIENT_SECURE_FILE")).map(PathBuf::from).into_iter().collect();
@@ -492,10 +493,12 @@ impl CloudConfig {
 
     /// The authentication method these parameters call for.
     pub fn effective_auth_type(&self) -> AuthType {
+        // A stray secret next to a full password configuration (layered
+        // sources) does not switch methods; an id or name does.
         self.auth_type.unwrap_or(
-            if self.application_credential_secret.is_some()
-                || self.application_credential_id.is_some()
+            if self.application_credential_id.is_some()
                 || self.application_credential_name.is_some()
+                || (self.application_credential_secret.is_some() && self.password.is_none())
             {
                 AuthType::ApplicationCredential
             } else {

@@ -695,24 +695,19 @@ fn next_marker(links: &[Link], last_id: Option<String>) -> Option<String> {
 }
 
 fn percent_decode(s: &str) -> String {
+    let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16)).map(|d| d as u8);
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (hex(b.get(i + 1)), hex(b.get(i + 2))) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
             }
-            b'+' => out.push(b' '),
-            c => out.push(c),
         }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -807,6 +802,7 @@ mod tests {
         assert_eq!(next_marker(&links, Some("zz".into())).as_deref(), Some("zz"));
         assert_eq!(next_marker(&[], Some("zz".into())), None);
         assert_eq!(percent_decode("a%20b%zz%"), "a b%zz%");
+        assert_eq!(percent_decode("%é%4"), "%é%4");
     }
 
     #[test]
