@@ -115,7 +115,7 @@ impl Request {
 }
 
 /// A 2xx answer (non-2xx answers become errors).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Response {
     pub status: u16,
     /// Header names lower-cased.
@@ -124,6 +124,25 @@ pub struct Response {
     /// For error messages: `compute`, `GET /servers/detail`.
     service: String,
     context: String,
+}
+
+/// Headers that carry credentials (Keystone returns the token in
+/// `X-Subject-Token`); never printed.
+const SECRET_HEADERS: &[&str] = &["x-subject-token", "x-auth-token", "authorization", "set-cookie"];
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), if SECRET_HEADERS.contains(&k.as_str()) { "<redacted>" } else { v.as_str() }))
+            .collect();
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &headers)
+            .field("body", &redact(&self.body))
+            .finish()
+    }
 }
 
 impl Response {
@@ -1073,6 +1092,20 @@ mod tests {
             json!({"name": "ha", "secret": "s", "user": {"name": "svc", "domain": {"name": "Service"}}})
         );
         assert!(b["auth"].get("scope").is_none());
+    }
+
+    #[test]
+    fn response_debug_hides_tokens() {
+        let r = Response {
+            status: 201,
+            headers: vec![("x-subject-token".into(), "gAAAAAsecret".into()), ("content-type".into(), "application/json".into())],
+            body: "{}".into(),
+            service: "identity".into(),
+            context: "POST /v3/auth/tokens".into(),
+        };
+        let d = format!("{r:?}");
+        assert!(!d.contains("gAAAAAsecret") && d.contains("application/json"), "{d}");
+        assert_eq!(r.header("X-Subject-Token"), Some("gAAAAAsecret"));
     }
 
     #[test]
