@@ -175,7 +175,9 @@ fn parse_bool(name: &str, v: &str) -> Result<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
         "0" | "false" | "no" | "off" | "n" | "f" | "" => Ok(false),
-        _ => Err(Error::config(format!("{name}: expected a boolean, got {v:?}"))),
+        _ => Err(Error::config(format!(
+            "{name}: expected a boolean, got {v:?}"
+        ))),
     }
 }
 
@@ -194,7 +196,8 @@ fn nonempty(v: Option<String>) -> Option<String> {
 }
 
 fn read_yaml(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     serde_norway::from_str(&text)
         .map_err(|e| Error::config(format!("{}: invalid YAML: {e}", path.display())))
 }
@@ -309,8 +312,10 @@ impl CloudConfig {
         let file = match explicit_file {
             Some(f) => f.to_path_buf(),
             None => {
-                let mut cands: Vec<PathBuf> =
-                    nonempty(lookup("OS_CLIENT_CONFIG_FILE")).map(PathBuf::from).into_iter().collect();
+                let mut cands: Vec<PathBuf> = nonempty(lookup("OS_CLIENT_CONFIG_FILE"))
+                    .map(PathBuf::from)
+                    .into_iter()
+                    .collect();
                 for d in &dirs {
                     cands.push(d.join("clouds.yaml"));
                     cands.push(d.join("clouds.yml"));
@@ -318,7 +323,8 @@ impl CloudConfig {
                 match cands.iter().find(|p| p.is_file()) {
                     Some(f) => f.clone(),
                     None => {
-                        let searched: Vec<String> = cands.iter().map(|p| p.display().to_string()).collect();
+                        let searched: Vec<String> =
+                            cands.iter().map(|p| p.display().to_string()).collect();
                         return Err(Error::config(format!(
                             "cloud {cloud:?} requested but no clouds.yaml found (searched {})",
                             searched.join(", ")
@@ -329,9 +335,16 @@ impl CloudConfig {
         };
         let clouds = read_yaml(&file)?;
 
-        let mut secure_cands: Vec<PathBuf> = nonempty(lookup("OS_CLIENT_SECURE_FILE")).map(PathBuf::from).into_iter().collect();
+        let mut secure_cands: Vec<PathBuf> = nonempty(lookup("OS_CLIENT_SECURE_FILE"))
+            .map(PathBuf::from)
+            .into_iter()
+            .collect();
         if let Some(dir) = file.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             secure_cands.push(dir.join("secure.yaml"));
         }
         for d in &dirs {
@@ -346,18 +359,32 @@ impl CloudConfig {
     }
 
     /// Parse clouds.yaml (and secure.yaml) text; `cloud` selects the entry.
-    pub fn from_clouds_yaml_str(cloud: &str, clouds_yaml: &str, secure_yaml: Option<&str>) -> Result<CloudConfig> {
+    pub fn from_clouds_yaml_str(
+        cloud: &str,
+        clouds_yaml: &str,
+        secure_yaml: Option<&str>,
+    ) -> Result<CloudConfig> {
         let parse = |name: &str, t: &str| {
-            serde_norway::from_str::<Value>(t).map_err(|e| Error::config(format!("{name}: invalid YAML: {e}")))
+            serde_norway::from_str::<Value>(t)
+                .map_err(|e| Error::config(format!("{name}: invalid YAML: {e}")))
         };
         let clouds = parse("clouds.yaml", clouds_yaml)?;
         let secure = secure_yaml.map(|s| parse("secure.yaml", s)).transpose()?;
         Self::from_clouds_value(cloud, clouds, secure, "clouds.yaml")
     }
 
-    fn from_clouds_value(cloud: &str, clouds: Value, secure: Option<Value>, source: &str) -> Result<CloudConfig> {
+    fn from_clouds_value(
+        cloud: &str,
+        clouds: Value,
+        secure: Option<Value>,
+        source: &str,
+    ) -> Result<CloudConfig> {
         let entry = |doc: &Value| -> Option<Value> {
-            doc.as_mapping().and_then(|m| get(m, "clouds")).and_then(Value::as_mapping).and_then(|m| get(m, cloud)).cloned()
+            doc.as_mapping()
+                .and_then(|m| get(m, "clouds"))
+                .and_then(Value::as_mapping)
+                .and_then(|m| get(m, cloud))
+                .cloned()
         };
         let mut c = match entry(&clouds) {
             Some(c) => c,
@@ -366,28 +393,43 @@ impl CloudConfig {
                     .as_mapping()
                     .and_then(|m| get(m, "clouds"))
                     .and_then(Value::as_mapping)
-                    .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+                    .map(|m| {
+                        m.keys()
+                            .filter_map(|k| k.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 return Err(Error::config(format!(
                     "cloud {cloud:?} not found in {source} (clouds defined: {})",
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 )));
             }
         };
         if let Some(s) = secure.as_ref().and_then(entry) {
             deep_merge(&mut c, s);
         }
-        let m = c.as_mapping().ok_or_else(|| Error::config(format!("{source}: cloud {cloud:?} is not a mapping")))?;
+        let m = c
+            .as_mapping()
+            .ok_or_else(|| Error::config(format!("{source}: cloud {cloud:?} is not a mapping")))?;
         let empty = Mapping::new();
         let auth = get(m, "auth").and_then(Value::as_mapping).unwrap_or(&empty);
         let a = |k: &str| scalar(get(auth, k));
         let t = |k: &str| scalar(get(m, k));
 
         let auth_type = t("auth_type").map(|s| s.parse()).transpose()?;
-        let interface = t("interface").or_else(|| t("endpoint_type")).map(|s| s.parse()).transpose()?;
+        let interface = t("interface")
+            .or_else(|| t("endpoint_type"))
+            .map(|s| s.parse())
+            .transpose()?;
         // `verify: false` disables verification; `insecure: true` is the
         // older spelling. A string `verify` is a CA path in some tools.
-        let mut insecure = t("insecure").map(|v| parse_bool("insecure", &v)).transpose()?;
+        let mut insecure = t("insecure")
+            .map(|v| parse_bool("insecure", &v))
+            .transpose()?;
         let mut cacert = t("cacert").map(PathBuf::from);
         match get(m, "verify") {
             Some(Value::Bool(v)) => insecure = Some(!v),
@@ -405,8 +447,16 @@ impl CloudConfig {
             _ => None,
         });
         let read_timeout = match get(m, "api_timeout") {
-            Some(Value::Number(n)) => n.as_f64().filter(|s| *s > 0.0 && s.is_finite()).map(Duration::from_secs_f64),
-            Some(Value::String(s)) => s.trim().parse::<f64>().ok().filter(|s| *s > 0.0 && s.is_finite()).map(Duration::from_secs_f64),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|s| *s > 0.0 && s.is_finite())
+                .map(Duration::from_secs_f64),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0 && s.is_finite())
+                .map(Duration::from_secs_f64),
             _ => None,
         };
         Ok(CloudConfig {
@@ -441,18 +491,28 @@ impl CloudConfig {
     /// must not be overridden by a lower layer's project id, which the
     /// token request would prefer.
     pub fn overlay(self, higher: CloudConfig) -> CloudConfig {
-        fn pair<A, B>(lo: (Option<A>, Option<B>), hi: (Option<A>, Option<B>)) -> (Option<A>, Option<B>) {
+        fn pair<A, B>(
+            lo: (Option<A>, Option<B>),
+            hi: (Option<A>, Option<B>),
+        ) -> (Option<A>, Option<B>) {
             if hi.0.is_some() || hi.1.is_some() {
                 hi
             } else {
                 lo
             }
         }
-        let (username, user_id) = pair((self.username, self.user_id), (higher.username, higher.user_id));
-        let (project_name, project_id) =
-            pair((self.project_name, self.project_id), (higher.project_name, higher.project_id));
-        let (user_domain_name, user_domain_id) =
-            pair((self.user_domain_name, self.user_domain_id), (higher.user_domain_name, higher.user_domain_id));
+        let (username, user_id) = pair(
+            (self.username, self.user_id),
+            (higher.username, higher.user_id),
+        );
+        let (project_name, project_id) = pair(
+            (self.project_name, self.project_id),
+            (higher.project_name, higher.project_id),
+        );
+        let (user_domain_name, user_domain_id) = pair(
+            (self.user_domain_name, self.user_domain_id),
+            (higher.user_domain_name, higher.user_domain_id),
+        );
         let (project_domain_name, project_domain_id) = pair(
             (self.project_domain_name, self.project_domain_id),
             (higher.project_domain_name, higher.project_domain_id),
@@ -462,8 +522,14 @@ impl CloudConfig {
             (higher.default_domain_name, higher.default_domain_id),
         );
         let (application_credential_id, application_credential_name) = pair(
-            (self.application_credential_id, self.application_credential_name),
-            (higher.application_credential_id, higher.application_credential_name),
+            (
+                self.application_credential_id,
+                self.application_credential_name,
+            ),
+            (
+                higher.application_credential_id,
+                higher.application_credential_name,
+            ),
         );
         CloudConfig {
             auth_url: higher.auth_url.or(self.auth_url),
@@ -481,7 +547,9 @@ impl CloudConfig {
             default_domain_id,
             application_credential_id,
             application_credential_name,
-            application_credential_secret: higher.application_credential_secret.or(self.application_credential_secret),
+            application_credential_secret: higher
+                .application_credential_secret
+                .or(self.application_credential_secret),
             region_name: higher.region_name.or(self.region_name),
             interface: higher.interface.or(self.interface),
             cacert: higher.cacert.or(self.cacert),
@@ -547,7 +615,8 @@ impl CloudConfig {
             }
             AuthType::ApplicationCredential => {
                 if self.application_credential_secret.is_none() {
-                    missing.insert("application_credential_secret (OS_APPLICATION_CREDENTIAL_SECRET)");
+                    missing
+                        .insert("application_credential_secret (OS_APPLICATION_CREDENTIAL_SECRET)");
                 }
                 if self.application_credential_id.is_none() {
                     if self.application_credential_name.is_none() {
@@ -556,7 +625,8 @@ impl CloudConfig {
                         );
                     } else if self.username.is_none() && self.user_id.is_none() {
                         // A credential name is only unique per user.
-                        missing.insert("username or user_id to go with application_credential_name");
+                        missing
+                            .insert("username or user_id to go with application_credential_name");
                     }
                 }
             }
@@ -611,7 +681,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -621,7 +694,10 @@ mod tests {
         assert_eq!(format!("{s}"), "<redacted>");
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(s.expose(), "hunter2");
-        let c = CloudConfig { password: Some(s), ..Default::default() };
+        let c = CloudConfig {
+            password: Some(s),
+            ..Default::default()
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
@@ -675,7 +751,11 @@ mod tests {
 
     #[test]
     fn os_env_interface_wins_over_endpoint_type_and_bad_values_fail() {
-        let c = CloudConfig::from_env(env(&[("OS_INTERFACE", "admin"), ("OS_ENDPOINT_TYPE", "publicURL")])).unwrap();
+        let c = CloudConfig::from_env(env(&[
+            ("OS_INTERFACE", "admin"),
+            ("OS_ENDPOINT_TYPE", "publicURL"),
+        ]))
+        .unwrap();
         assert_eq!(c.interface, Some(Interface::Admin));
         let e = CloudConfig::from_env(env(&[("OS_INSECURE", "maybe")])).unwrap_err();
         assert!(e.to_string().contains("OS_INSECURE"), "{e}");
@@ -700,7 +780,13 @@ mod tests {
         let e = CloudConfig::default().validate().unwrap_err();
         let m = e.to_string();
         assert!(matches!(e, Error::Config(_)));
-        for want in ["auth_url", "OS_AUTH_URL", "username", "password", "project_name"] {
+        for want in [
+            "auth_url",
+            "OS_AUTH_URL",
+            "username",
+            "password",
+            "project_name",
+        ] {
             assert!(m.contains(want), "{m}");
         }
         let c = CloudConfig {
@@ -735,7 +821,10 @@ mod tests {
         let c = low.overlay(high);
         assert_eq!(c.auth_url.as_deref(), Some("http://low/v3"));
         assert_eq!(c.project_name.as_deref(), Some("high-project"));
-        assert_eq!(c.project_id, None, "the lower layer's project id must not override the name");
+        assert_eq!(
+            c.project_id, None,
+            "the lower layer's project id must not override the name"
+        );
         assert_eq!(c.username.as_deref(), Some("low"));
         assert_eq!(c.region_name.as_deref(), Some("R2"));
         assert_eq!(c.insecure, Some(false));
@@ -783,7 +872,11 @@ clouds:
         assert_eq!(c.username.as_deref(), Some("admin"));
         assert_eq!(c.password.as_ref().unwrap().expose(), "from-secure");
         assert_eq!(c.project_name.as_deref(), Some("admin"));
-        assert_eq!(c.project_id.as_deref(), Some("12345"), "unquoted numbers are ids too");
+        assert_eq!(
+            c.project_id.as_deref(),
+            Some("12345"),
+            "unquoted numbers are ids too"
+        );
         assert_eq!(c.user_domain_name.as_deref(), Some("Default"));
         assert_eq!(c.region_name.as_deref(), Some("regionOne"));
         assert_eq!(c.interface, Some(Interface::Internal));
@@ -796,8 +889,14 @@ clouds:
     fn clouds_yaml_application_credential() {
         let c = CloudConfig::from_clouds_yaml_str("appcred", CLOUDS, Some(SECURE)).unwrap();
         assert_eq!(c.auth_type, Some(AuthType::ApplicationCredential));
-        assert_eq!(c.application_credential_id.as_deref(), Some("21dced0fd20347869b93710d2b98aae0"));
-        assert_eq!(c.application_credential_secret.as_ref().unwrap().expose(), "app-secret");
+        assert_eq!(
+            c.application_credential_id.as_deref(),
+            Some("21dced0fd20347869b93710d2b98aae0")
+        );
+        assert_eq!(
+            c.application_credential_secret.as_ref().unwrap().expose(),
+            "app-secret"
+        );
         assert_eq!(c.region_name.as_deref(), Some("RegionTwo"));
         assert_eq!(c.cacert, Some(PathBuf::from("/etc/pki/ca.pem")));
         assert_eq!(c.insecure, None);
@@ -806,15 +905,25 @@ clouds:
 
     #[test]
     fn clouds_yaml_unknown_cloud_lists_known_ones() {
-        let e = CloudConfig::from_clouds_yaml_str("nope", CLOUDS, None).unwrap_err().to_string();
-        assert!(e.contains("nope") && e.contains("overcloud") && e.contains("appcred"), "{e}");
-        let e = CloudConfig::from_clouds_yaml_str("x", "clouds: {x: {auth_type: token}}", None).unwrap_err();
+        let e = CloudConfig::from_clouds_yaml_str("nope", CLOUDS, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nope") && e.contains("overcloud") && e.contains("appcred"),
+            "{e}"
+        );
+        let e = CloudConfig::from_clouds_yaml_str("x", "clouds: {x: {auth_type: token}}", None)
+            .unwrap_err();
         assert!(e.to_string().contains("auth_type"), "{e}");
     }
 
     #[test]
     fn clouds_yaml_search_path_and_os_cloud() {
-        let dir = std::env::temp_dir().join(format!("iha-clouds-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let dir = std::env::temp_dir().join(format!(
+            "iha-clouds-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let cfgdir = dir.join(".config/openstack");
         std::fs::create_dir_all(&cfgdir).unwrap();
         std::fs::write(cfgdir.join("clouds.yaml"), CLOUDS).unwrap();
@@ -827,20 +936,46 @@ clouds:
         ]))
         .unwrap();
         assert_eq!(c.password.as_ref().unwrap().expose(), "from-secure");
-        assert_eq!(c.region_name.as_deref(), Some("fromenv"), "environment overrides clouds.yaml");
+        assert_eq!(
+            c.region_name.as_deref(),
+            Some("fromenv"),
+            "environment overrides clouds.yaml"
+        );
 
         // OS_CLIENT_CONFIG_FILE comes first; its directory's secure.yaml too.
         let other = dir.join("other");
         std::fs::create_dir_all(&other).unwrap();
-        std::fs::write(other.join("mine.yaml"), "clouds: {x: {auth: {auth_url: 'http://x/', password: plain}}}").unwrap();
-        std::fs::write(other.join("secure.yaml"), "clouds: {x: {auth: {password: better}}}").unwrap();
+        std::fs::write(
+            other.join("mine.yaml"),
+            "clouds: {x: {auth: {auth_url: 'http://x/', password: plain}}}",
+        )
+        .unwrap();
+        std::fs::write(
+            other.join("secure.yaml"),
+            "clouds: {x: {auth: {password: better}}}",
+        )
+        .unwrap();
         let f = other.join("mine.yaml");
-        let c = CloudConfig::from_clouds_yaml_with("x", None, env(&[("HOME", &home), ("OS_CLIENT_CONFIG_FILE", f.to_str().unwrap())])).unwrap();
+        let c = CloudConfig::from_clouds_yaml_with(
+            "x",
+            None,
+            env(&[
+                ("HOME", &home),
+                ("OS_CLIENT_CONFIG_FILE", f.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.password.as_ref().unwrap().expose(), "better");
-        let c = CloudConfig::from_clouds_yaml_with("overcloud", Some(&cfgdir.join("clouds.yaml")), env(&[])).unwrap();
+        let c = CloudConfig::from_clouds_yaml_with(
+            "overcloud",
+            Some(&cfgdir.join("clouds.yaml")),
+            env(&[]),
+        )
+        .unwrap();
         assert_eq!(c.password.as_ref().unwrap().expose(), "from-secure");
 
-        let e = CloudConfig::from_clouds_yaml_with("x", None, env(&[("HOME", "/nonexistent-home")]));
+        let e =
+            CloudConfig::from_clouds_yaml_with("x", None, env(&[("HOME", "/nonexistent-home")]));
         // /etc/openstack/clouds.yaml may exist on a developer machine.
         if !Path::new("/etc/openstack/clouds.yaml").exists() && !Path::new("clouds.yaml").exists() {
             assert!(e.unwrap_err().to_string().contains("no clouds.yaml"));

@@ -14,9 +14,31 @@ const SERVICE: &str = "image";
 /// Top-level keys of a v2 image document that are Glance's own; every
 /// other top-level key is a custom property (v2 flattens them).
 const STANDARD_FIELDS: &[&str] = &[
-    "id", "name", "status", "visibility", "protected", "os_hidden", "checksum", "os_hash_algo", "os_hash_value",
-    "owner", "size", "virtual_size", "min_ram", "min_disk", "created_at", "updated_at", "tags", "self", "file",
-    "schema", "disk_format", "container_format", "direct_url", "locations", "stores",
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "size",
+    "virtual_size",
+    "min_ram",
+    "min_disk",
+    "created_at",
+    "updated_at",
+    "tags",
+    "self",
+    "file",
+    "schema",
+    "disk_format",
+    "container_format",
+    "direct_url",
+    "locations",
+    "stores",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,7 +63,11 @@ impl Image {
         let tags = o
             .get("tags")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let properties = o
             .iter()
@@ -52,7 +78,13 @@ impl Image {
                 other => Some((k.clone(), other.to_string())),
             })
             .collect();
-        Some(Image { id: text("id")?, name: text("name"), status: text("status"), tags, properties })
+        Some(Image {
+            id: text("id")?,
+            name: text("name"),
+            status: text("status"),
+            tags,
+            properties,
+        })
     }
 }
 
@@ -73,11 +105,17 @@ impl Glance {
         // Glance endpoints are registered unversioned (`:9292`), some with
         // `/v2`.
         let endpoint = self.session.endpoint(SERVICE)?;
-        let prefix = if endpoint.trim_end_matches('/').ends_with("/v2") { "" } else { "/v2" };
+        let prefix = if endpoint.trim_end_matches('/').ends_with("/v2") {
+            ""
+        } else {
+            "/v2"
+        };
         let req = Request::get(SERVICE, &format!("{prefix}/images/{}", encode_segment(id)));
         let resp = match self.session.request(req) {
             Ok(r) => r,
-            Err(e) if e.http_status() == Some(404) => return Err(Error::NotFound(format!("image {id} not found"))),
+            Err(e) if e.http_status() == Some(404) => {
+                return Err(Error::NotFound(format!("image {id} not found")))
+            }
             Err(e) => return Err(e),
         };
         let doc: Value = resp.json()?;
@@ -105,7 +143,15 @@ mod tests {
         assert!(i.has_tag("evacuable") && !i.has_tag("evac"));
         assert_eq!(i.name.as_deref(), Some("cirros"));
         let keys: Vec<&str> = i.properties.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["evacuable", "hw_qemu_guest_agent", "numeric_prop", "os_distro"]);
+        assert_eq!(
+            keys,
+            [
+                "evacuable",
+                "hw_qemu_guest_agent",
+                "numeric_prop",
+                "os_distro"
+            ]
+        );
         assert_eq!(i.properties["numeric_prop"], "5");
         assert!(Image::from_document(&serde_json::json!({"name": "no id"})).is_none());
     }

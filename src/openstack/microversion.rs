@@ -34,7 +34,11 @@ impl FromStr for Microversion {
     fn from_str(s: &str) -> Result<Self> {
         let t = s.trim();
         let t = t.strip_prefix('v').unwrap_or(t);
-        let bad = || Error::config(format!("invalid microversion {s:?} (expected MAJOR.MINOR, e.g. 2.53)"));
+        let bad = || {
+            Error::config(format!(
+                "invalid microversion {s:?} (expected MAJOR.MINOR, e.g. 2.53)"
+            ))
+        };
         let (a, b) = t.split_once('.').ok_or_else(bad)?;
         let num = |x: &str| {
             if x.is_empty() || !x.bytes().all(|c| c.is_ascii_digit()) {
@@ -89,7 +93,17 @@ mod tests {
         assert_eq!(mv("2.53"), Microversion::new(2, 53));
         assert_eq!(mv(" v2.1 "), Microversion::new(2, 1));
         assert_eq!(mv("2.100").to_string(), "2.100");
-        for bad in ["", "2", "2.", ".5", "latest", "2.x", "2.-1", "2.5.1", "99999999.1"] {
+        for bad in [
+            "",
+            "2",
+            "2.",
+            ".5",
+            "latest",
+            "2.x",
+            "2.-1",
+            "2.5.1",
+            "99999999.1",
+        ] {
             assert!(bad.parse::<Microversion>().is_err(), "{bad:?} parsed");
         }
     }
@@ -106,12 +120,18 @@ mod tests {
 
     #[test]
     fn range_choice() {
-        let r = VersionRange { min: mv("2.1"), max: mv("2.60") };
+        let r = VersionRange {
+            min: mv("2.1"),
+            max: mv("2.60"),
+        };
         assert_eq!(r.highest_up_to(mv("2.94")), Some(mv("2.60")));
         assert_eq!(r.highest_up_to(mv("2.11")), Some(mv("2.11")));
         assert_eq!(r.offers(mv("2.53")), Some(mv("2.53")));
         assert_eq!(r.offers(mv("2.95")), None);
-        let high = VersionRange { min: mv("2.96"), max: mv("2.103") };
+        let high = VersionRange {
+            min: mv("2.96"),
+            max: mv("2.103"),
+        };
         assert_eq!(high.highest_up_to(mv("2.94")), None);
     }
 }

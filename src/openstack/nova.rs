@@ -67,7 +67,9 @@ where
 
 /// String map whose values may be written as numbers or booleans by odd
 /// clients (extra specs, metadata, image properties).
-pub(crate) fn string_map<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+pub(crate) fn string_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
     let m = Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default();
     Ok(m.into_iter()
         .filter_map(|(k, v)| match v {
@@ -170,13 +172,29 @@ struct ServerJson {
     name: String,
     #[serde(default, deserialize_with = "null_default")]
     status: String,
-    #[serde(rename = "OS-EXT-SRV-ATTR:host", default, deserialize_with = "opt_string")]
+    #[serde(
+        rename = "OS-EXT-SRV-ATTR:host",
+        default,
+        deserialize_with = "opt_string"
+    )]
     host: Option<String>,
-    #[serde(rename = "OS-EXT-SRV-ATTR:hypervisor_hostname", default, deserialize_with = "opt_string")]
+    #[serde(
+        rename = "OS-EXT-SRV-ATTR:hypervisor_hostname",
+        default,
+        deserialize_with = "opt_string"
+    )]
     hypervisor_hostname: Option<String>,
-    #[serde(rename = "OS-EXT-STS:vm_state", default, deserialize_with = "opt_string")]
+    #[serde(
+        rename = "OS-EXT-STS:vm_state",
+        default,
+        deserialize_with = "opt_string"
+    )]
     vm_state: Option<String>,
-    #[serde(rename = "OS-EXT-STS:task_state", default, deserialize_with = "opt_string")]
+    #[serde(
+        rename = "OS-EXT-STS:task_state",
+        default,
+        deserialize_with = "opt_string"
+    )]
     task_state: Option<String>,
     #[serde(rename = "OS-EXT-STS:power_state", default)]
     power_state: Option<i64>,
@@ -338,12 +356,18 @@ impl Nova {
     /// No I/O: the first call authenticates (if needed) and discovers the
     /// microversions the compute endpoint offers.
     pub fn new(session: Arc<Session>) -> Nova {
-        Nova { session, versions: OnceLock::new() }
+        Nova {
+            session,
+            versions: OnceLock::new(),
+        }
     }
 
     /// Skip discovery (versions known from a previous run or a test).
     pub fn with_versions(session: Arc<Session>, versions: VersionRange) -> Nova {
-        Nova { session, versions: OnceLock::from(versions) }
+        Nova {
+            session,
+            versions: OnceLock::from(versions),
+        }
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -363,12 +387,16 @@ impl Nova {
 
     fn services_version(&self) -> Result<Microversion> {
         let r = self.versions()?;
-        Ok(r.offers(SERVICES_UUID).or_else(|| r.highest_up_to(SERVICES_FORCE_DOWN)).unwrap_or(r.min))
+        Ok(r.offers(SERVICES_UUID)
+            .or_else(|| r.highest_up_to(SERVICES_FORCE_DOWN))
+            .unwrap_or(r.min))
     }
 
     /// nova-compute services, all or those of `host`.
     pub fn compute_services(&self, host: Option<&str>) -> Result<Vec<Service>> {
-        let mut req = Request::get(SERVICE, "/os-services").query("binary", "nova-compute").microversion(self.services_version()?);
+        let mut req = Request::get(SERVICE, "/os-services")
+            .query("binary", "nova-compute")
+            .microversion(self.services_version()?);
         if let Some(h) = host {
             req = req.query("host", h);
         }
@@ -384,7 +412,9 @@ impl Nova {
     /// 2.53+, the legacy host+binary endpoints otherwise.
     pub fn update_service(&self, service: &Service, update: &ServiceUpdate) -> Result<()> {
         if update.disabled_reason.is_some() && update.enabled != Some(false) {
-            return Err(Error::usage("a service disabled_reason goes with enabled: Some(false)"));
+            return Err(Error::usage(
+                "a service disabled_reason goes with enabled: Some(false)",
+            ));
         }
         if update == &ServiceUpdate::default() {
             return Ok(());
@@ -398,25 +428,42 @@ impl Nova {
                 // UUID up rather than addressing the wrong record.
                 self.compute_services(Some(&service.host))?
                     .into_iter()
-                    .find(|s| s.host == service.host && (s.binary == service.binary || service.binary.is_empty()))
+                    .find(|s| {
+                        s.host == service.host
+                            && (s.binary == service.binary || service.binary.is_empty())
+                    })
                     .map(|s| s.id)
-                    .ok_or_else(|| Error::NotFound(format!("no nova-compute service on host {}", service.host)))?
+                    .ok_or_else(|| {
+                        Error::NotFound(format!("no nova-compute service on host {}", service.host))
+                    })?
             };
             let mut body = serde_json::Map::new();
             if let Some(f) = update.forced_down {
                 body.insert("forced_down".into(), json!(f));
             }
             if let Some(e) = update.enabled {
-                body.insert("status".into(), json!(if e { "enabled" } else { "disabled" }));
+                body.insert(
+                    "status".into(),
+                    json!(if e { "enabled" } else { "disabled" }),
+                );
             }
             if let Some(r) = &update.disabled_reason {
                 body.insert("disabled_reason".into(), json!(r));
             }
-            let req = Request::put(SERVICE, &format!("/os-services/{}", encode_segment(&id)), Value::Object(body)).microversion(v);
+            let req = Request::put(
+                SERVICE,
+                &format!("/os-services/{}", encode_segment(&id)),
+                Value::Object(body),
+            )
+            .microversion(v);
             self.session.request(req)?;
             return Ok(());
         }
-        let binary = if service.binary.is_empty() { "nova-compute" } else { &service.binary };
+        let binary = if service.binary.is_empty() {
+            "nova-compute"
+        } else {
+            &service.binary
+        };
         if let Some(f) = update.forced_down {
             if v < SERVICES_FORCE_DOWN {
                 return Err(Error::config(format!(
@@ -425,18 +472,26 @@ impl Nova {
                 )));
             }
             let body = json!({ "host": service.host, "binary": binary, "forced_down": f });
-            self.session.request(Request::put(SERVICE, "/os-services/force-down", body).microversion(v))?;
+            self.session
+                .request(Request::put(SERVICE, "/os-services/force-down", body).microversion(v))?;
         }
         let (path, body) = match (update.enabled, &update.disabled_reason) {
             (None, _) => return Ok(()),
-            (Some(true), _) => ("/os-services/enable", json!({ "host": service.host, "binary": binary })),
+            (Some(true), _) => (
+                "/os-services/enable",
+                json!({ "host": service.host, "binary": binary }),
+            ),
             (Some(false), Some(r)) => (
                 "/os-services/disable-log-reason",
                 json!({ "host": service.host, "binary": binary, "disabled_reason": r }),
             ),
-            (Some(false), None) => ("/os-services/disable", json!({ "host": service.host, "binary": binary })),
+            (Some(false), None) => (
+                "/os-services/disable",
+                json!({ "host": service.host, "binary": binary }),
+            ),
         };
-        self.session.request(Request::put(SERVICE, path, body).microversion(v))?;
+        self.session
+            .request(Request::put(SERVICE, path, body).microversion(v))?;
         Ok(())
     }
 
@@ -460,7 +515,10 @@ impl Nova {
         let mut marker: Option<String> = None;
         let mut seen = BTreeSet::new();
         for _ in 0..MAX_PAGES {
-            let mut req = Request::get(SERVICE, "/servers/detail").query("all_tenants", "1").query("host", host).microversion(v);
+            let mut req = Request::get(SERVICE, "/servers/detail")
+                .query("all_tenants", "1")
+                .query("host", host)
+                .microversion(v);
             if let Some(m) = &marker {
                 req = req.query("marker", m);
             }
@@ -485,10 +543,13 @@ impl Nova {
         struct One {
             server: ServerJson,
         }
-        let req = Request::get(SERVICE, &format!("/servers/{}", encode_segment(id))).microversion(v);
+        let req =
+            Request::get(SERVICE, &format!("/servers/{}", encode_segment(id))).microversion(v);
         let one: One = match self.session.request(req) {
             Ok(r) => r.json()?,
-            Err(e) if e.http_status() == Some(404) => return Err(Error::NotFound(format!("server {id} not found"))),
+            Err(e) if e.http_status() == Some(404) => {
+                return Err(Error::NotFound(format!("server {id} not found")))
+            }
             Err(e) => return Err(e),
         };
         let mut s = vec![Server::from(one.server)];
@@ -503,7 +564,9 @@ impl Nova {
     fn fill_extra_specs(&self, servers: &mut [Server]) -> Result<()> {
         let mut cache: HashMap<String, BTreeMap<String, String>> = HashMap::new();
         for s in servers.iter_mut() {
-            let Some(fid) = s.flavor.id.clone() else { continue };
+            let Some(fid) = s.flavor.id.clone() else {
+                continue;
+            };
             if !cache.contains_key(&fid) {
                 let specs = match self.flavor_extra_specs(&fid) {
                     Ok(m) => m,
@@ -524,7 +587,10 @@ impl Nova {
             #[serde(default, deserialize_with = "string_map")]
             extra_specs: BTreeMap<String, String>,
         }
-        let req = Request::get(SERVICE, &format!("/flavors/{}/os-extra-specs", encode_segment(flavor_id)));
+        let req = Request::get(
+            SERVICE,
+            &format!("/flavors/{}/os-extra-specs", encode_segment(flavor_id)),
+        );
         Ok(self.session.request(req)?.json::<Specs>()?.extra_specs)
     }
 
@@ -535,10 +601,14 @@ impl Nova {
         let range = self.versions()?;
         let v = match opts.microversion {
             Some(v) if !range.contains(v) => {
-                return Err(Error::config(format!("evacuate: microversion {v} requested, this Nova offers {range}")))
+                return Err(Error::config(format!(
+                    "evacuate: microversion {v} requested, this Nova offers {range}"
+                )))
             }
             Some(v) => v,
-            None => range.highest_up_to(EVACUATE_KEEPS_POWER_STATE).unwrap_or(range.min),
+            None => range
+                .highest_up_to(EVACUATE_KEEPS_POWER_STATE)
+                .unwrap_or(range.min),
         };
         let mut e = serde_json::Map::new();
         if let Some(h) = &opts.host {
@@ -547,11 +617,18 @@ impl Nova {
         if v < EVACUATE_NO_SHARED_STORAGE {
             e.insert("onSharedStorage".into(), json!(opts.on_shared_storage));
         }
-        let req = Request::post(SERVICE, &format!("/servers/{}/action", encode_segment(server_id)), json!({ "evacuate": e }))
-            .microversion(v);
+        let req = Request::post(
+            SERVICE,
+            &format!("/servers/{}/action", encode_segment(server_id)),
+            json!({ "evacuate": e }),
+        )
+        .microversion(v);
         // The body (adminPass below 2.14) is deliberately not read.
         self.session.request(req)?;
-        Ok(Evacuation { microversion: v, arrives_stopped: v > EVACUATE_KEEPS_POWER_STATE })
+        Ok(Evacuation {
+            microversion: v,
+            arrives_stopped: v > EVACUATE_KEEPS_POWER_STATE,
+        })
     }
 
     pub fn start_server(&self, server_id: &str) -> Result<()> {
@@ -563,7 +640,11 @@ impl Nova {
     }
 
     fn server_action(&self, server_id: &str, action: &str) -> Result<()> {
-        let req = Request::post(SERVICE, &format!("/servers/{}/action", encode_segment(server_id)), json!({ action: null }));
+        let req = Request::post(
+            SERVICE,
+            &format!("/servers/{}/action", encode_segment(server_id)),
+            json!({ action: null }),
+        );
         self.session.request(req)?;
         Ok(())
     }
@@ -571,7 +652,10 @@ impl Nova {
     /// Migration records matching `filter`, following pagination (2.59+).
     pub fn migrations(&self, filter: &MigrationFilter) -> Result<Vec<Migration>> {
         let r = self.versions()?;
-        let v = r.offers(MIGRATIONS_PAGED).or_else(|| r.highest_up_to(MIGRATIONS_TYPE)).unwrap_or(r.min);
+        let v = r
+            .offers(MIGRATIONS_PAGED)
+            .or_else(|| r.highest_up_to(MIGRATIONS_TYPE))
+            .unwrap_or(r.min);
         #[derive(Deserialize)]
         struct Page {
             #[serde(default)]
@@ -667,7 +751,9 @@ fn discover_versions(session: &Session) -> Result<VersionRange> {
     }
     Err(Error::BadResponse {
         service: SERVICE.into(),
-        message: format!("no version document at {ep} (cannot tell which microversions are supported)"),
+        message: format!(
+            "no version document at {ep} (cannot tell which microversions are supported)"
+        ),
     })
 }
 
@@ -721,17 +807,28 @@ fn is_uuid_like(s: &str) -> bool {
 /// root) or `{"versions": [...]}` (unversioned root, CURRENT entry).
 pub(crate) fn parse_version_document(body: &str) -> Option<VersionRange> {
     let doc: Value = serde_json::from_str(body).ok()?;
-    let v = match (doc.get("version"), doc.get("versions").and_then(Value::as_array)) {
+    let v = match (
+        doc.get("version"),
+        doc.get("versions").and_then(Value::as_array),
+    ) {
         (Some(v @ Value::Object(_)), _) => v.clone(),
         (_, Some(list)) => list
             .iter()
             .find(|v| v.get("status").and_then(Value::as_str) == Some("CURRENT"))
-            .or_else(|| list.iter().find(|v| v.get("id").and_then(Value::as_str) == Some("v2.1")))?
+            .or_else(|| {
+                list.iter()
+                    .find(|v| v.get("id").and_then(Value::as_str) == Some("v2.1"))
+            })?
             .clone(),
         _ => return None,
     };
     let base = Microversion::new(2, 1);
-    let get = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| s.parse().ok());
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| s.parse().ok())
+    };
     // Empty strings: a Nova without microversions (only the 2.1 base).
     let max: Microversion = get("version").unwrap_or(base);
     let min: Microversion = get("min_version").unwrap_or(base).min(max);
@@ -748,14 +845,23 @@ mod tests {
             r#"{"version": {"id": "v2.1", "status": "CURRENT", "version": "2.103", "min_version": "2.1", "links": []}}"#,
         )
         .unwrap();
-        assert_eq!(r, VersionRange { min: Microversion::new(2, 1), max: Microversion::new(2, 103) });
+        assert_eq!(
+            r,
+            VersionRange {
+                min: Microversion::new(2, 1),
+                max: Microversion::new(2, 103)
+            }
+        );
         let r = parse_version_document(
             r#"{"versions": [{"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": ""},
                               {"id": "v2.1", "status": "CURRENT", "version": "2.60", "min_version": "2.1"}]}"#,
         )
         .unwrap();
         assert_eq!(r.max, Microversion::new(2, 60));
-        let r = parse_version_document(r#"{"version": {"id": "v2.0", "version": "", "min_version": ""}}"#).unwrap();
+        let r = parse_version_document(
+            r#"{"version": {"id": "v2.0", "version": "", "min_version": ""}}"#,
+        )
+        .unwrap();
         assert_eq!(r.max, Microversion::new(2, 1));
         assert!(parse_version_document("<html>").is_none());
     }
@@ -788,7 +894,9 @@ mod tests {
         .unwrap();
         assert_eq!(s.id, "7");
         assert!(!s.is_up() && !s.is_enabled() && s.forced_down);
-        let s: Service = serde_json::from_str(r#"{"id": "e81d66a4-ddd3-4aba-8a84-171d1cb4d339", "host": "c2"}"#).unwrap();
+        let s: Service =
+            serde_json::from_str(r#"{"id": "e81d66a4-ddd3-4aba-8a84-171d1cb4d339", "host": "c2"}"#)
+                .unwrap();
         assert!(is_uuid_like(&s.id));
         assert!(!is_uuid_like("7"));
         assert!(!s.forced_down);
@@ -796,10 +904,22 @@ mod tests {
 
     #[test]
     fn paging_markers() {
-        let links = vec![Link { rel: "next".into(), href: "http://other/v2.1/servers/detail?host=c1&limit=2&marker=ab%2Dc".into() }];
-        assert_eq!(next_marker(&links, Some("zz".into())).as_deref(), Some("ab-c"));
-        let links = vec![Link { rel: "next".into(), href: "http://other/v2.1/servers/detail?limit=2".into() }];
-        assert_eq!(next_marker(&links, Some("zz".into())).as_deref(), Some("zz"));
+        let links = vec![Link {
+            rel: "next".into(),
+            href: "http://other/v2.1/servers/detail?host=c1&limit=2&marker=ab%2Dc".into(),
+        }];
+        assert_eq!(
+            next_marker(&links, Some("zz".into())).as_deref(),
+            Some("ab-c")
+        );
+        let links = vec![Link {
+            rel: "next".into(),
+            href: "http://other/v2.1/servers/detail?limit=2".into(),
+        }];
+        assert_eq!(
+            next_marker(&links, Some("zz".into())).as_deref(),
+            Some("zz")
+        );
         assert_eq!(next_marker(&[], Some("zz".into())), None);
         assert_eq!(percent_decode("a%20b%zz%"), "a b%zz%");
         assert_eq!(percent_decode("%é%4"), "%é%4");

@@ -34,7 +34,10 @@ const EXPIRY_MARGIN_SECS: i64 = 60;
 /// flavors is a few MB; anything far beyond that is not Nova talking.
 const MAX_BODY: u64 = 64 << 20;
 /// System CA bundles, Debian/Ubuntu then RHEL/Fedora.
-const SYSTEM_CA_BUNDLES: &[&str] = &["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
 
 /// HTTP method of a [`Request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,14 +131,28 @@ pub struct Response {
 
 /// Headers that carry credentials (Keystone returns the token in
 /// `X-Subject-Token`); never printed.
-const SECRET_HEADERS: &[&str] = &["x-subject-token", "x-auth-token", "authorization", "set-cookie"];
+const SECRET_HEADERS: &[&str] = &[
+    "x-subject-token",
+    "x-auth-token",
+    "authorization",
+    "set-cookie",
+];
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str(), if SECRET_HEADERS.contains(&k.as_str()) { "<redacted>" } else { v.as_str() }))
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if SECRET_HEADERS.contains(&k.as_str()) {
+                        "<redacted>"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
             .collect();
         f.debug_struct("Response")
             .field("status", &self.status)
@@ -147,7 +164,10 @@ impl fmt::Debug for Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Deserialize the body; a mismatch is `Error::BadResponse`.
@@ -228,7 +248,8 @@ struct Auth {
 
 impl Auth {
     fn fresh(&self) -> bool {
-        self.expires_at.map_or(true, |e| e - now_unix() > EXPIRY_MARGIN_SECS)
+        self.expires_at
+            .map_or(true, |e| e - now_unix() > EXPIRY_MARGIN_SECS)
     }
 }
 
@@ -249,7 +270,10 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("config", &self.config)
-            .field("authenticated", &self.auth.read().map(|a| a.is_some()).unwrap_or(false))
+            .field(
+                "authenticated",
+                &self.auth.read().map(|a| a.is_some()).unwrap_or(false),
+            )
             .field("token_cache", &self.cache.as_ref().map(|c| &c.dir))
             .finish()
     }
@@ -339,7 +363,12 @@ impl Session {
     /// The URL of `service_type` for the configured interface and region.
     pub fn endpoint(&self, service_type: &str) -> Result<String> {
         let auth = self.current_auth()?;
-        find_endpoint(&auth.catalog, service_type, self.config.effective_interface(), self.config.region_name.as_deref())
+        find_endpoint(
+            &auth.catalog,
+            service_type,
+            self.config.effective_interface(),
+            self.config.region_name.as_deref(),
+        )
     }
 
     /// The catalog of the current token.
@@ -364,7 +393,11 @@ impl Session {
         if resp.status == 401 {
             return Err(Error::Auth {
                 url: strip_query(&url).to_string(),
-                message: format!("{} refused a fresh token: {}", req.service, error_message(&resp.body, 401)),
+                message: format!(
+                    "{} refused a fresh token: {}",
+                    req.service,
+                    error_message(&resp.body, 401)
+                ),
             });
         }
         check_status(&req, resp)
@@ -385,12 +418,18 @@ impl Session {
     }
 
     fn url_for(&self, auth: &Auth, req: &Request) -> Result<String> {
-        let base = find_endpoint(&auth.catalog, &req.service, self.config.effective_interface(), self.config.region_name.as_deref())?;
+        let base = find_endpoint(
+            &auth.catalog,
+            &req.service,
+            self.config.effective_interface(),
+            self.config.region_name.as_deref(),
+        )?;
         Ok(build_url(&base, &req.path, &req.query))
     }
 
     fn send_api(&self, req: &Request, url: &str, auth: &Auth) -> Result<Response> {
-        let mut headers: Vec<(&str, String)> = vec![("X-Auth-Token", auth.token.expose().to_string())];
+        let mut headers: Vec<(&str, String)> =
+            vec![("X-Auth-Token", auth.token.expose().to_string())];
         if let Some(v) = req.microversion {
             if req.service == "compute" {
                 // Older Novas only read the legacy header; newer ones
@@ -399,18 +438,36 @@ impl Session {
             }
             headers.push(("OpenStack-API-Version", format!("{} {v}", req.service)));
         }
-        let body = req.body.as_ref().map(|b| serde_json::to_vec(b).expect("serializing a JSON value cannot fail"));
+        let body = req
+            .body
+            .as_ref()
+            .map(|b| serde_json::to_vec(b).expect("serializing a JSON value cannot fail"));
         self.send(&req.service, req.method, url, &headers, body)
     }
 
     /// One HTTP exchange; transport failures mapped, any status returned.
-    fn send(&self, service: &str, method: Method, url: &str, headers: &[(&str, String)], body: Option<Vec<u8>>) -> Result<Response> {
+    fn send(
+        &self,
+        service: &str,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response> {
         bump(&self.counters.requests);
-        let mut b = ureq::http::Request::builder().method(method.as_str()).uri(url).header("Accept", "application/json");
+        let mut b = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(url)
+            .header("Accept", "application/json");
         for (k, v) in headers {
             b = b.header(*k, v.as_str());
         }
-        let bad_request = |e: ureq::http::Error| Error::config(format!("{service}: cannot build request for {}: {e}", strip_query(url)));
+        let bad_request = |e: ureq::http::Error| {
+            Error::config(format!(
+                "{service}: cannot build request for {}: {e}",
+                strip_query(url)
+            ))
+        };
         let result = match body {
             Some(bytes) => {
                 b = b.header("Content-Type", "application/json");
@@ -423,7 +480,12 @@ impl Session {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let bytes = resp
             .body_mut()
@@ -524,10 +586,19 @@ impl Session {
         let url = format!("{base}/auth/tokens");
         let body = token_request_body(&self.config);
         bump(&self.counters.token_requests);
-        let resp = self.send("identity", Method::Post, &url, &[], Some(serde_json::to_vec(&body).expect("JSON")))?;
+        let resp = self.send(
+            "identity",
+            Method::Post,
+            &url,
+            &[],
+            Some(serde_json::to_vec(&body).expect("JSON")),
+        )?;
         drop(body);
         if resp.status == 401 {
-            return Err(Error::Auth { url, message: error_message(&resp.body, 401) });
+            return Err(Error::Auth {
+                url,
+                message: error_message(&resp.body, 401),
+            });
         }
         if !(200..300).contains(&resp.status) {
             return Err(Error::Api {
@@ -538,9 +609,14 @@ impl Session {
                 message: error_message(&resp.body, resp.status),
             });
         }
-        let token = resp.header("x-subject-token").filter(|t| !t.is_empty()).map(Secret::new).ok_or_else(|| {
-            Error::BadResponse { service: "identity".into(), message: format!("POST {url}: no X-Subject-Token header") }
-        })?;
+        let token = resp
+            .header("x-subject-token")
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| Error::BadResponse {
+                service: "identity".into(),
+                message: format!("POST {url}: no X-Subject-Token header"),
+            })?;
         #[derive(Deserialize)]
         struct TokenDoc {
             token: TokenBody,
@@ -553,7 +629,11 @@ impl Session {
             catalog: Vec<CatalogEntry>,
         }
         let doc: TokenDoc = resp.json()?;
-        Ok(Auth { token, expires_at: doc.token.expires_at.as_deref().and_then(parse_rfc3339), catalog: doc.token.catalog })
+        Ok(Auth {
+            token,
+            expires_at: doc.token.expires_at.as_deref().and_then(parse_rfc3339),
+            catalog: doc.token.catalog,
+        })
     }
 }
 
@@ -577,10 +657,17 @@ fn v3_from_discovery(doc: &Value) -> Option<String> {
     };
     versions
         .into_iter()
-        .filter(|v| v.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with("v3")))
+        .filter(|v| {
+            v.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id.starts_with("v3"))
+        })
         .filter(|v| {
             v.get("status").and_then(Value::as_str).map_or(true, |s| {
-                matches!(s.to_ascii_lowercase().as_str(), "stable" | "current" | "supported")
+                matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "stable" | "current" | "supported"
+                )
             })
         })
         .find_map(|v| {
@@ -621,7 +708,11 @@ pub(crate) fn token_request_body(c: &CloudConfig) -> Value {
     };
     match c.effective_auth_type() {
         AuthType::ApplicationCredential => {
-            let secret = c.application_credential_secret.as_ref().map(Secret::expose).unwrap_or_default();
+            let secret = c
+                .application_credential_secret
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or_default();
             let cred = match (&c.application_credential_id, &c.application_credential_name) {
                 (Some(id), _) => json!({ "id": id, "secret": secret }),
                 (None, name) => json!({ "name": name, "secret": secret, "user": user() }),
@@ -659,12 +750,21 @@ pub(crate) fn token_request_body(c: &CloudConfig) -> Value {
 /// Catalog lookup: type, interface, then region (`region_id` or the
 /// legacy `region`). Several matches in different regions without a
 /// configured region: the first, like the clients.
-pub fn find_endpoint(catalog: &[CatalogEntry], service_type: &str, interface: Interface, region: Option<&str>) -> Result<String> {
+pub fn find_endpoint(
+    catalog: &[CatalogEntry],
+    service_type: &str,
+    interface: Interface,
+    region: Option<&str>,
+) -> Result<String> {
     let found = catalog
         .iter()
         .filter(|s| s.service_type == service_type)
         .flat_map(|s| s.endpoints.iter())
-        .filter(|e| e.interface.trim_end_matches("URL").eq_ignore_ascii_case(interface.as_str()))
+        .filter(|e| {
+            e.interface
+                .trim_end_matches("URL")
+                .eq_ignore_ascii_case(interface.as_str())
+        })
         .find(|e| region.map_or(true, |r| e.region_id == r || e.region == r));
     if let Some(e) = found {
         return Ok(e.url.trim_end_matches('/').to_string());
@@ -676,7 +776,11 @@ pub fn find_endpoint(catalog: &[CatalogEntry], service_type: &str, interface: In
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let r = if e.region_id.is_empty() { &e.region } else { &e.region_id };
+                    let r = if e.region_id.is_empty() {
+                        &e.region
+                    } else {
+                        &e.region_id
+                    };
                     format!("{} {}", e.interface, if r.is_empty() { "-" } else { r })
                 })
                 .collect();
@@ -694,7 +798,11 @@ fn check_status(req: &Request, resp: Response) -> Result<Response> {
     if (200..300).contains(&resp.status) {
         return Ok(resp);
     }
-    let path = resp.context.split_once(' ').map(|(_, p)| p.to_string()).unwrap_or_default();
+    let path = resp
+        .context
+        .split_once(' ')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
     Err(Error::Api {
         service: req.service.clone(),
         method: req.method.to_string(),
@@ -717,7 +825,11 @@ pub fn error_message(body: &str, status: u16) -> String {
         if let Some(m) = text(obj.get("message")) {
             return Some(m);
         }
-        if let Some(e) = obj.get("errors").and_then(Value::as_array).and_then(|a| a.first()) {
+        if let Some(e) = obj
+            .get("errors")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
             if let Some(m) = text(e.get("detail")).or_else(|| text(e.get("title"))) {
                 return Some(m);
             }
@@ -775,7 +887,11 @@ fn strip_query(url: &str) -> &str {
 
 fn map_transport_error(e: ureq::Error, service: &str, method: Method, url: &str) -> Error {
     let url = strip_query(url).to_string();
-    let unreachable = |reason: String| Error::Unreachable { service: service.to_string(), url: url.clone(), reason };
+    let unreachable = |reason: String| Error::Unreachable {
+        service: service.to_string(),
+        url: url.clone(),
+        reason,
+    };
     match e {
         ureq::Error::Timeout(t) => Error::Timeout(format!("{service} {method} {url}: {t}")),
         ureq::Error::Io(io) => match io.kind() {
@@ -789,12 +905,14 @@ fn map_transport_error(e: ureq::Error, service: &str, method: Method, url: &str)
         ureq::Error::BadUri(u) => Error::Config(format!("{service}: invalid URL {u}")),
         ureq::Error::Tls(m) => unreachable(format!("TLS: {m}")),
         ureq::Error::Rustls(r) => unreachable(format!("TLS: {r}")),
-        ureq::Error::BodyExceedsLimit(n) => {
-            Error::BadResponse { service: service.to_string(), message: format!("{method} {url}: body larger than {n} bytes") }
-        }
-        ureq::Error::Protocol(p) => {
-            Error::BadResponse { service: service.to_string(), message: format!("{method} {url}: HTTP protocol error: {p}") }
-        }
+        ureq::Error::BodyExceedsLimit(n) => Error::BadResponse {
+            service: service.to_string(),
+            message: format!("{method} {url}: body larger than {n} bytes"),
+        },
+        ureq::Error::Protocol(p) => Error::BadResponse {
+            service: service.to_string(),
+            message: format!("{method} {url}: HTTP protocol error: {p}"),
+        },
         other => unreachable(other.to_string()),
     }
 }
@@ -814,9 +932,17 @@ pub fn encode_segment(s: &str) -> String {
 }
 
 fn build_url(base: &str, path: &str, query: &[(String, String)]) -> String {
-    let mut url = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));
+    let mut url = format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
     for (i, (k, v)) in query.iter().enumerate() {
-        url.push(if i == 0 && !url.contains('?') { '?' } else { '&' });
+        url.push(if i == 0 && !url.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
         url.push_str(&encode_segment(k));
         url.push('=');
         url.push_str(&encode_segment(v));
@@ -835,9 +961,14 @@ fn tls_config(c: &CloudConfig, env: impl Fn(&str) -> Option<String>) -> Result<T
     if let Some(path) = &c.cacert {
         let certs = read_pem_certs(path)?;
         if certs.is_empty() {
-            return Err(Error::config(format!("cacert {}: no PEM certificates found", path.display())));
+            return Err(Error::config(format!(
+                "cacert {}: no PEM certificates found",
+                path.display()
+            )));
         }
-        return Ok(builder.root_certs(RootCerts::new_with_certs(&certs)).build());
+        return Ok(builder
+            .root_certs(RootCerts::new_with_certs(&certs))
+            .build());
     }
     let system: Vec<PathBuf> = env("SSL_CERT_FILE")
         .filter(|s| !s.is_empty())
@@ -848,7 +979,9 @@ fn tls_config(c: &CloudConfig, env: impl Fn(&str) -> Option<String>) -> Result<T
     for p in system.iter().filter(|p| p.is_file()) {
         if let Ok(certs) = read_pem_certs(p) {
             if !certs.is_empty() {
-                return Ok(builder.root_certs(RootCerts::new_with_certs(&certs)).build());
+                return Ok(builder
+                    .root_certs(RootCerts::new_with_certs(&certs))
+                    .build());
             }
         }
     }
@@ -856,7 +989,8 @@ fn tls_config(c: &CloudConfig, env: impl Fn(&str) -> Option<String>) -> Result<T
 }
 
 fn read_pem_certs(path: &Path) -> Result<Vec<Certificate<'static>>> {
-    let data = std::fs::read(path).map_err(|e| Error::config(format!("cacert {}: {e}", path.display())))?;
+    let data = std::fs::read(path)
+        .map_err(|e| Error::config(format!("cacert {}: {e}", path.display())))?;
     let mut out = Vec::new();
     for item in ureq::tls::parse_pem(&data) {
         match item {
@@ -906,11 +1040,16 @@ impl TokenCache {
     /// The directory exists (created 0700 if not), is ours and private.
     fn dir_ok(&self) -> bool {
         if !self.dir.exists() {
-            let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir);
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir);
         }
         match std::fs::symlink_metadata(&self.dir) {
             Ok(m) => {
-                m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw() && m.permissions().mode() & 0o077 == 0
+                m.is_dir()
+                    && m.uid() == nix::unistd::geteuid().as_raw()
+                    && m.permissions().mode() & 0o077 == 0
             }
             Err(_) => false,
         }
@@ -926,7 +1065,10 @@ impl TokenCache {
             .open(&self.file)
             .ok()?;
         let m = f.metadata().ok()?;
-        if m.uid() != nix::unistd::geteuid().as_raw() || m.permissions().mode() & 0o077 != 0 || m.len() > MAX_BODY {
+        if m.uid() != nix::unistd::geteuid().as_raw()
+            || m.permissions().mode() & 0o077 != 0
+            || m.len() > MAX_BODY
+        {
             return None;
         }
         let mut text = String::new();
@@ -935,7 +1077,11 @@ impl TokenCache {
         if c.version != 1 || c.key != self.key || c.token.is_empty() {
             return None;
         }
-        let a = Auth { token: Secret::new(c.token), expires_at: Some(c.expires_at), catalog: c.catalog };
+        let a = Auth {
+            token: Secret::new(c.token),
+            expires_at: Some(c.expires_at),
+            catalog: c.catalog,
+        };
         a.fresh().then_some(a)
     }
 
@@ -943,7 +1089,9 @@ impl TokenCache {
     /// start. Returns whether the file was written. No fsync: after a
     /// crash a torn file fails to parse and is ignored.
     fn store(&self, a: &Auth) -> bool {
-        let Some(expires_at) = a.expires_at else { return false };
+        let Some(expires_at) = a.expires_at else {
+            return false;
+        };
         if !self.dir_ok() {
             return false;
         }
@@ -954,11 +1102,16 @@ impl TokenCache {
             expires_at,
             catalog: a.catalog.clone(),
         };
-        let Ok(text) = serde_json::to_vec(&doc) else { return false };
+        let Ok(text) = serde_json::to_vec(&doc) else {
+            return false;
+        };
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let tmp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
-            self.file.file_name().and_then(|n| n.to_str()).unwrap_or("token"),
+            self.file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("token"),
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
@@ -986,7 +1139,12 @@ mod tests {
     use super::*;
 
     fn ep(interface: &str, region: &str, url: &str) -> Endpoint {
-        Endpoint { interface: interface.into(), region: region.into(), region_id: region.into(), url: url.into() }
+        Endpoint {
+            interface: interface.into(),
+            region: region.into(),
+            region_id: region.into(),
+            url: url.into(),
+        }
     }
 
     fn catalog() -> Vec<CatalogEntry> {
@@ -1000,35 +1158,66 @@ mod tests {
                     ep("internal", "R2", "http://int2/v2.1"),
                 ],
             },
-            CatalogEntry { service_type: "image".into(), name: "glance".into(), endpoints: vec![ep("public", "R1", "http://g")] },
+            CatalogEntry {
+                service_type: "image".into(),
+                name: "glance".into(),
+                endpoints: vec![ep("public", "R1", "http://g")],
+            },
         ]
     }
 
     #[test]
     fn endpoint_by_interface_and_region() {
         let c = catalog();
-        assert_eq!(find_endpoint(&c, "compute", Interface::Public, None).unwrap(), "https://pub1/v2.1");
-        assert_eq!(find_endpoint(&c, "compute", Interface::Internal, Some("R2")).unwrap(), "http://int2/v2.1");
-        assert_eq!(find_endpoint(&c, "compute", Interface::Internal, None).unwrap(), "http://int1/v2.1");
+        assert_eq!(
+            find_endpoint(&c, "compute", Interface::Public, None).unwrap(),
+            "https://pub1/v2.1"
+        );
+        assert_eq!(
+            find_endpoint(&c, "compute", Interface::Internal, Some("R2")).unwrap(),
+            "http://int2/v2.1"
+        );
+        assert_eq!(
+            find_endpoint(&c, "compute", Interface::Internal, None).unwrap(),
+            "http://int1/v2.1"
+        );
         let e = find_endpoint(&c, "compute", Interface::Admin, Some("R1")).unwrap_err();
         let m = e.to_string();
         assert!(matches!(e, Error::Config(_)));
-        assert!(m.contains("no compute endpoint with interface admin in region R1"), "{m}");
-        assert!(m.contains("compute [public R1, internal R1, internal R2]"), "{m}");
+        assert!(
+            m.contains("no compute endpoint with interface admin in region R1"),
+            "{m}"
+        );
+        assert!(
+            m.contains("compute [public R1, internal R1, internal R2]"),
+            "{m}"
+        );
         assert!(find_endpoint(&c, "volumev3", Interface::Public, None).is_err());
     }
 
     #[test]
     fn error_bodies() {
         assert_eq!(
-            error_message(r#"{"badRequest": {"code": 400, "message": "Compute service of c1 is still in use."}}"#, 400),
+            error_message(
+                r#"{"badRequest": {"code": 400, "message": "Compute service of c1 is still in use."}}"#,
+                400
+            ),
             "Compute service of c1 is still in use."
         );
         assert_eq!(
-            error_message(r#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#, 401),
+            error_message(
+                r#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#,
+                401
+            ),
             "The request you have made requires authentication."
         );
-        assert_eq!(error_message(r#"{"errors": [{"status": 409, "title": "Conflict", "detail": "busy"}]}"#, 409), "busy");
+        assert_eq!(
+            error_message(
+                r#"{"errors": [{"status": 409, "title": "Conflict", "detail": "busy"}]}"#,
+                409
+            ),
+            "busy"
+        );
         assert_eq!(error_message(r#"{"message": "flat"}"#, 400), "flat");
         assert_eq!(
             error_message("<html><body><h1>503 Service Unavailable</h1>\nNo server is available.</body></html>", 503),
@@ -1037,21 +1226,36 @@ mod tests {
         assert_eq!(error_message("", 404), "Not Found");
         let long = "x ".repeat(500);
         assert!(error_message(&long, 500).len() < 260);
-        let m = error_message(r#"{"badRequest": {"message": "bad password: hunter2"}}"#, 400);
+        let m = error_message(
+            r#"{"badRequest": {"message": "bad password: hunter2"}}"#,
+            400,
+        );
         assert!(!m.contains("hunter2"), "{m}");
     }
 
     #[test]
     fn identity_urls() {
-        assert_eq!(v3_from_auth_url("http://k:5000/v3/").as_deref(), Some("http://k:5000/v3"));
-        assert_eq!(v3_from_auth_url("http://k:5000/v2.0").as_deref(), Some("http://k:5000/v3"));
+        assert_eq!(
+            v3_from_auth_url("http://k:5000/v3/").as_deref(),
+            Some("http://k:5000/v3")
+        );
+        assert_eq!(
+            v3_from_auth_url("http://k:5000/v2.0").as_deref(),
+            Some("http://k:5000/v3")
+        );
         assert_eq!(v3_from_auth_url("http://k:5000/identity"), None);
         let doc = json!({"versions": {"values": [
             {"id": "v2.0", "status": "deprecated", "links": [{"rel": "self", "href": "http://k/v2.0/"}]},
             {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": "http://k/identity/v3/"}]}
         ]}});
-        assert_eq!(v3_from_discovery(&doc).as_deref(), Some("http://k/identity/v3"));
-        assert_eq!(v3_from_discovery(&json!({"versions": {"values": []}})), None);
+        assert_eq!(
+            v3_from_discovery(&doc).as_deref(),
+            Some("http://k/identity/v3")
+        );
+        assert_eq!(
+            v3_from_discovery(&json!({"versions": {"values": []}})),
+            None
+        );
     }
 
     #[test]
@@ -1065,17 +1269,29 @@ mod tests {
         };
         let b = token_request_body(&c);
         assert_eq!(b["auth"]["identity"]["methods"], json!(["password"]));
-        assert_eq!(b["auth"]["identity"]["password"]["user"], json!({"name": "admin", "domain": {"id": "default"}, "password": "pw"}));
-        assert_eq!(b["auth"]["scope"]["project"], json!({"name": "admin", "domain": {"id": "default"}}));
+        assert_eq!(
+            b["auth"]["identity"]["password"]["user"],
+            json!({"name": "admin", "domain": {"id": "default"}, "password": "pw"})
+        );
+        assert_eq!(
+            b["auth"]["scope"]["project"],
+            json!({"name": "admin", "domain": {"id": "default"}})
+        );
         c.default_domain_name = Some("Corp".into());
         c.project_domain_id = Some("d1".into());
         let b = token_request_body(&c);
-        assert_eq!(b["auth"]["identity"]["password"]["user"]["domain"], json!({"name": "Corp"}));
+        assert_eq!(
+            b["auth"]["identity"]["password"]["user"]["domain"],
+            json!({"name": "Corp"})
+        );
         assert_eq!(b["auth"]["scope"]["project"]["domain"], json!({"id": "d1"}));
         c.user_id = Some("u1".into());
         c.project_id = Some("p1".into());
         let b = token_request_body(&c);
-        assert_eq!(b["auth"]["identity"]["password"]["user"], json!({"id": "u1", "password": "pw"}));
+        assert_eq!(
+            b["auth"]["identity"]["password"]["user"],
+            json!({"id": "u1", "password": "pw"})
+        );
         assert_eq!(b["auth"]["scope"], json!({"project": {"id": "p1"}}));
 
         let a = CloudConfig {
@@ -1086,7 +1302,10 @@ mod tests {
             ..Default::default()
         };
         let b = token_request_body(&a);
-        assert_eq!(b["auth"]["identity"]["methods"], json!(["application_credential"]));
+        assert_eq!(
+            b["auth"]["identity"]["methods"],
+            json!(["application_credential"])
+        );
         assert_eq!(
             b["auth"]["identity"]["application_credential"],
             json!({"name": "ha", "secret": "s", "user": {"name": "svc", "domain": {"name": "Service"}}})
@@ -1098,13 +1317,19 @@ mod tests {
     fn response_debug_hides_tokens() {
         let r = Response {
             status: 201,
-            headers: vec![("x-subject-token".into(), "gAAAAAsecret".into()), ("content-type".into(), "application/json".into())],
+            headers: vec![
+                ("x-subject-token".into(), "gAAAAAsecret".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
             body: "{}".into(),
             service: "identity".into(),
             context: "POST /v3/auth/tokens".into(),
         };
         let d = format!("{r:?}");
-        assert!(!d.contains("gAAAAAsecret") && d.contains("application/json"), "{d}");
+        assert!(
+            !d.contains("gAAAAAsecret") && d.contains("application/json"),
+            "{d}"
+        );
         assert_eq!(r.header("X-Subject-Token"), Some("gAAAAAsecret"));
     }
 
@@ -1112,7 +1337,14 @@ mod tests {
     fn urls_are_encoded() {
         assert_eq!(encode_segment("a b/c?d"), "a%20b%2Fc%3Fd");
         assert_eq!(
-            build_url("http://n/v2.1/", "/servers/detail", &[("host".into(), "c 1&x".into()), ("all_tenants".into(), "1".into())]),
+            build_url(
+                "http://n/v2.1/",
+                "/servers/detail",
+                &[
+                    ("host".into(), "c 1&x".into()),
+                    ("all_tenants".into(), "1".into())
+                ]
+            ),
             "http://n/v2.1/servers/detail?host=c%201%26x&all_tenants=1"
         );
         assert_eq!(build_url("http://n/v2.1", "", &[]), "http://n/v2.1/");
@@ -1135,21 +1367,47 @@ mod tests {
 
     #[test]
     fn token_cache_roundtrip_and_privacy() {
-        let dir = std::env::temp_dir().join(format!("iha-tc-{}", std::process::id())).join("cache");
-        let cfg = CloudConfig { auth_url: Some("http://k/v3".into()), username: Some("u".into()), ..Default::default() };
+        let dir = std::env::temp_dir()
+            .join(format!("iha-tc-{}", std::process::id()))
+            .join("cache");
+        let cfg = CloudConfig {
+            auth_url: Some("http://k/v3".into()),
+            username: Some("u".into()),
+            ..Default::default()
+        };
         let tc = TokenCache::new(dir.clone(), &cfg);
-        let a = Auth { token: Secret::new("tok"), expires_at: Some(now_unix() + 3600), catalog: catalog() };
+        let a = Auth {
+            token: Secret::new("tok"),
+            expires_at: Some(now_unix() + 3600),
+            catalog: catalog(),
+        };
         assert!(tc.store(&a));
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
-        assert_eq!(std::fs::metadata(&tc.file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            std::fs::metadata(&tc.file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let b = tc.load().unwrap();
         assert_eq!(b.token.expose(), "tok");
         assert_eq!(b.catalog, catalog());
         // Another identity does not see it.
-        let other = TokenCache::new(dir.clone(), &CloudConfig { username: Some("v".into()), ..cfg.clone() });
+        let other = TokenCache::new(
+            dir.clone(),
+            &CloudConfig {
+                username: Some("v".into()),
+                ..cfg.clone()
+            },
+        );
         assert!(other.load().is_none());
         // Near expiry: ignored.
-        assert!(tc.store(&Auth { token: Secret::new("old"), expires_at: Some(now_unix() + 30), catalog: vec![] }));
+        assert!(tc.store(&Auth {
+            token: Secret::new("old"),
+            expires_at: Some(now_unix() + 30),
+            catalog: vec![]
+        }));
         assert!(tc.load().is_none());
         // A group-readable file is not trusted.
         assert!(tc.store(&a));

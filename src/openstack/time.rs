@@ -4,7 +4,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Seconds since the epoch for an ISO 8601 / RFC 3339 timestamp; a missing
@@ -35,7 +38,9 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
             };
             let t = &rest[1..];
             let (oh, om) = match t.len() {
-                5 if t.as_bytes()[2] == b':' => (t[0..2].parse::<i64>().ok()?, t[3..5].parse::<i64>().ok()?),
+                5 if t.as_bytes()[2] == b':' => {
+                    (t[0..2].parse::<i64>().ok()?, t[3..5].parse::<i64>().ok()?)
+                }
                 4 => (t[0..2].parse::<i64>().ok()?, t[2..4].parse::<i64>().ok()?),
                 2 => (t.parse::<i64>().ok()?, 0),
                 _ => return None,
@@ -66,8 +71,14 @@ mod tests {
     fn parses_keystone_and_nova_timestamps() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(951868800));
-        assert_eq!(parse_rfc3339("2026-11-21T12:00:00.123456Z"), Some(1795262400));
-        assert_eq!(parse_rfc3339("2026-11-21T12:00:00.000000"), Some(1795262400));
+        assert_eq!(
+            parse_rfc3339("2026-11-21T12:00:00.123456Z"),
+            Some(1795262400)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-21T12:00:00.000000"),
+            Some(1795262400)
+        );
         assert_eq!(parse_rfc3339("2026-11-21T13:00:00+01:00"), Some(1795262400));
         assert_eq!(parse_rfc3339("2026-11-21T11:30:00-0030"), Some(1795262400));
         assert_eq!(parse_rfc3339("tomorrow"), None);
