@@ -233,15 +233,15 @@ pub fn cloud_config(v: &Values, env: impl Fn(&str) -> Option<String>) -> Result<
     if base.interface.is_some() && !(has("endpoint_type") && v.is_set("endpoint_type")) {
         cfg.interface = base.interface;
     }
-    if base.user_domain_name.is_some() || base.user_domain_id.is_some() {
-        if explicit("user_domain").is_none() {
-            cfg.user_domain_name = base.user_domain_name.clone();
-        }
+    // The same for domains, restored as name/id pairs (a clouds.yaml
+    // `user_domain_id` must not be shadowed by the default name).
+    if (base.user_domain_name.is_some() || base.user_domain_id.is_some()) && explicit("user_domain").is_none() {
+        cfg.user_domain_name = base.user_domain_name.clone();
+        cfg.user_domain_id = base.user_domain_id.clone();
     }
-    if base.project_domain_name.is_some() || base.project_domain_id.is_some() {
-        if explicit("project_domain").is_none() {
-            cfg.project_domain_name = base.project_domain_name.clone();
-        }
+    if (base.project_domain_name.is_some() || base.project_domain_id.is_some()) && explicit("project_domain").is_none() {
+        cfg.project_domain_name = base.project_domain_name.clone();
+        cfg.project_domain_id = base.project_domain_id.clone();
     }
     cfg.validate()?;
     Ok(cfg)

@@ -2,10 +2,9 @@
 //! pacemaker-fenced drives it (stdin key=value, no argv), with a fake
 //! attrd_updater on PATH.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use instance_ha::openstack::{CloudConfig, EvacuateOptions, Nova, Secret, Session};
+use instance_ha::openstack::{EvacuateOptions, Nova};
 use nova_double::{Config, Double, ServerSpec};
 
 use crate::util::{attrd_value, fake_attrd, Output, Run, TempDir};
@@ -42,15 +41,7 @@ impl Lab {
             .run()
     }
     fn nova(&self) -> Nova {
-        let cfg = CloudConfig {
-            auth_url: Some(self.double.auth_url()),
-            username: Some(self.double.username()),
-            password: Some(Secret::new(self.double.password())),
-            project_name: Some(self.double.project()),
-            region_name: Some(self.double.region().to_string()),
-            ..CloudConfig::default()
-        };
-        Nova::new(Arc::new(Session::new(cfg).unwrap()))
+        crate::util::clients(&self.double).0
     }
     fn attrd_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("attrd.log")).unwrap_or_default()

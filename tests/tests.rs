@@ -7,3 +7,4 @@ mod util;
 
 mod fence_protocol;
 mod fence_compute;
+mod engine;

@@ -210,3 +210,27 @@ esac
 pub fn attrd_value(dir: &TempDir, node: &str) -> Option<String> {
     std::fs::read_to_string(dir.path().join("attrd").join(format!("evacuate@{node}"))).ok()
 }
+
+/// Our own client, pointed at a double.
+pub fn clients(d: &nova_double::Double) -> (instance_ha::openstack::Nova, instance_ha::openstack::Glance) {
+    use instance_ha::openstack::{CloudConfig, Glance, Nova, Secret, Session};
+    let cfg = CloudConfig {
+        auth_url: Some(d.auth_url()),
+        username: Some(d.username()),
+        password: Some(Secret::new(d.password())),
+        project_name: Some(d.project()),
+        region_name: Some(d.region().to_string()),
+        ..CloudConfig::default()
+    };
+    let s = std::sync::Arc::new(Session::new(cfg).unwrap());
+    (Nova::new(s.clone()), Glance::new(s))
+}
+
+/// Wait (bounded) until `f` holds; panics with `what` otherwise.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(secs), "timed out after {secs}s waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

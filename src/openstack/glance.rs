@@ -156,3 +156,52 @@ mod tests {
         assert!(Image::from_document(&serde_json::json!({"name": "no id"})).is_none());
     }
 }
+
+impl Glance {
+    fn images_prefix(&self) -> Result<&'static str> {
+        let endpoint = self.session.endpoint(SERVICE)?;
+        Ok(if endpoint.trim_end_matches('/').ends_with("/v2") { "" } else { "/v2" })
+    }
+
+    /// Ids of images listed with `filter` (`tag=x` or `property=value`),
+    /// following Glance's `next` links.
+    fn list_ids(&self, filter: (&str, &str)) -> Result<Vec<String>> {
+        let prefix = self.images_prefix()?;
+        let mut ids = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut req = Request::get(SERVICE, &format!("{prefix}/images")).query(filter.0, filter.1).query("limit", 1000);
+            if let Some(m) = &marker {
+                req = req.query("marker", m);
+            }
+            let doc: Value = self.session.request(req)?.json()?;
+            let page: Vec<String> = doc
+                .get("images")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string)).collect())
+                .unwrap_or_default();
+            let next = doc.get("next").and_then(Value::as_str).is_some();
+            let last = page.last().cloned();
+            ids.extend(page);
+            match (next, last) {
+                (true, Some(l)) if marker.as_deref() != Some(l.as_str()) => marker = Some(l),
+                _ => break,
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Images marked evacuable either way the reference accepts: the tag
+    /// `name`, or the property `name=true` (any case of "true").
+    pub fn evacuable_images(&self, name: &str) -> Result<Vec<String>> {
+        let mut ids = self.list_ids(("tag", name))?;
+        for value in ["true", "True", "TRUE"] {
+            for id in self.list_ids((name, value))? {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+}

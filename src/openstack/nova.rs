@@ -935,3 +935,69 @@ mod tests {
         assert_eq!(m.migration_type.as_deref(), Some("evacuation"));
     }
 }
+
+/// A flavor as listed (id and name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlavorInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// From 2.61 `/flavors/detail` carries each flavor's extra specs.
+pub const FLAVORS_EXTRA_SPECS: Microversion = Microversion::new(2, 61);
+
+impl Nova {
+    /// Every flavor (private ones too: `is_public=None`, admin) that has
+    /// extra spec `key`, with its value. One request from 2.61, else one
+    /// more per flavor.
+    pub fn flavors_with_spec(&self, key: &str) -> Result<Vec<(FlavorInfo, String)>> {
+        #[derive(Deserialize)]
+        struct F {
+            #[serde(deserialize_with = "id_string")]
+            id: String,
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            extra_specs: Option<BTreeMap<String, Value>>,
+        }
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            flavors: Vec<F>,
+            #[serde(default)]
+            flavors_links: Vec<Link>,
+        }
+        let r = self.versions()?;
+        let v = r.highest_up_to(FLAVORS_EXTRA_SPECS).unwrap_or(r.min);
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        let mut seen = BTreeSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut req = Request::get(SERVICE, "/flavors/detail").query("is_public", "None").microversion(v);
+            if let Some(m) = &marker {
+                req = req.query("marker", m);
+            }
+            #[allow(clippy::type_complexity)]
+            let page: Page = self.session.request(req)?.json()?;
+            let last = page.flavors.last().map(|f| f.id.clone());
+            for f in page.flavors {
+                let specs: BTreeMap<String, String> = match f.extra_specs {
+                    Some(m) => m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+                    None => match self.flavor_extra_specs(&f.id) {
+                        Ok(m) => m,
+                        Err(e) if e.http_status() == Some(404) => BTreeMap::new(),
+                        Err(e) => return Err(e),
+                    },
+                };
+                if let Some(val) = specs.get(key) {
+                    out.push((FlavorInfo { id: f.id, name: f.name }, val.clone()));
+                }
+            }
+            match next_marker(&page.flavors_links, last) {
+                Some(m) if seen.insert(m.clone()) => marker = Some(m),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}

@@ -461,6 +461,51 @@ fn glance(c: &Ctx, p: &str) -> Reply {
     if let Some(r) = check_token(c) {
         return r;
     }
+    // Image list with Glance's filters: `tag=` (repeatable) and any
+    // custom property as `name=value`; `limit`/`marker` paging.
+    if (p == "/image/v2/images" || p == "/image/v2/images/") && c.method == "GET" {
+        let st = c.sh.lock();
+        let tags: Vec<&str> = c.query.iter().filter(|(k, _)| k == "tag").map(|(_, v)| v.as_str()).collect();
+        let props: Vec<(&str, &str)> = c
+            .query
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "tag" | "limit" | "marker" | "sort_key" | "sort_dir" | "visibility"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut imgs: Vec<&crate::state::Image> = st
+            .images
+            .values()
+            .filter(|i| tags.iter().all(|t| i.tags.iter().any(|x| x == t)))
+            .filter(|i| props.iter().all(|(k, v)| i.properties.get(*k).is_some_and(|x| x == v)))
+            .collect();
+        imgs.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(m) = c.q("marker") {
+            imgs.retain(|i| i.id.as_str() > m);
+        }
+        let limit = c.q("limit").and_then(|l| l.parse().ok()).unwrap_or(25usize);
+        let more = imgs.len() > limit;
+        imgs.truncate(limit);
+        let list: Vec<Value> = imgs
+            .iter()
+            .map(|i| {
+                let mut m = Map::new();
+                for (k, v) in &i.properties {
+                    m.insert(k.clone(), json!(v));
+                }
+                m.insert("id".into(), json!(i.id));
+                m.insert("name".into(), json!(i.name));
+                m.insert("status".into(), json!("active"));
+                m.insert("tags".into(), json!(i.tags));
+                Value::Object(m)
+            })
+            .collect();
+        let mut doc = json!({"images": list, "first": "/v2/images", "schema": "/v2/schemas/images"});
+        if more {
+            let last = imgs.last().map(|i| i.id.clone()).unwrap_or_default();
+            doc["next"] = json!(format!("/v2/images?marker={last}&limit={limit}"));
+        }
+        return Reply::json(200, doc);
+    }
     if let Some(id) = p.strip_prefix("/image/v2/images/") {
         if c.method == "GET" && !id.contains('/') {
             let st = c.sh.lock();
