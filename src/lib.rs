@@ -14,6 +14,7 @@ pub mod fence;
 pub mod ocf;
 pub mod openstack;
 pub mod hostmap;
+pub mod journal;
 pub mod pacemaker;
 pub mod params;
 pub mod state;

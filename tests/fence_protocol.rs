@@ -11,7 +11,7 @@ fn param_names(xml: &str) -> Vec<String> {
 
 #[test]
 fn metadata_validates_against_fence_agents_schema() {
-    for agent in ["fence_compute"] {
+    for agent in ["fence_compute", "fence_evacuate"] {
         let out = Run::agent(agent).args(["-o", "metadata"]).run();
         out.code(0);
         if let Err(e) = xmllint(&out.stdout, &["--relaxng", FENCE_RNG]) {
@@ -33,6 +33,20 @@ fn every_debian_parameter_is_accepted() {
     let ours = param_names(&ours);
     let missing: Vec<String> = param_names(debian).into_iter().filter(|p| !ours.contains(p)).collect();
     assert!(missing.is_empty(), "parameters of Debian's fence_compute missing from ours: {missing:?}");
+}
+
+#[test]
+fn every_debian_fence_evacuate_parameter_is_accepted() {
+    let debian = include_str!("data/fence_evacuate.debian-4.12.1.xml");
+    let ours = param_names(&Run::agent("fence_evacuate").args(["-o", "metadata"]).run().stdout);
+    let missing: Vec<String> = param_names(debian).into_iter().filter(|p| !ours.contains(p)).collect();
+    assert!(missing.is_empty(), "parameters of Debian's fence_evacuate missing from ours: {missing:?}");
+}
+
+#[test]
+fn fence_evacuate_refuses_on() {
+    let out = Run::agent("fence_evacuate").stdin("action=on\nport=c0\nauth_url=http://127.0.0.1:9/v3\nlogin=a\npasswd=b\ntenant_name=c\n").run();
+    out.code(1).one_error_line().stderr_has("not supported");
 }
 
 #[test]

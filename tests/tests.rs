@@ -8,3 +8,4 @@ mod util;
 mod fence_protocol;
 mod fence_compute;
 mod engine;
+mod fence_evacuate;

@@ -9,6 +9,8 @@
 //! second evacuate request for an instance whose evacuation is in flight
 //! or done.
 
+pub mod host;
+pub mod params;
 pub mod plan;
 pub mod report;
 pub mod run;

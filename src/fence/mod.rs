@@ -228,7 +228,7 @@ fn dispatch(agent: &dyn FenceAgent, req: &Request) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     if !agent.actions().iter().any(|(a, _)| *a == req.action) && req.action != Action::Reboot {
-        return Err(Error::usage(format!("{} does not support action '{}'", agent.name(), req.action.name())));
+        return Err(Error::usage(format!("action {} is not supported by {}", req.action.name(), agent.name())));
     }
     req.values.check_kinds()?;
     if req.action.needs_plug() {
