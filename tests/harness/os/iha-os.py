@@ -8,14 +8,16 @@ usage (admin credentials from OS_* env, see `openstack.sh env`):
   iha-os.py boot N [--host H] [--prefix P] [--timeout S]
                                        boot N servers (networks none) in one
                                        multi-create request, wait ACTIVE
-  iha-os.py wait-services N [--timeout S]
+  iha-os.py wait-services N [--since UNIXTIME] [--timeout S]
                                        wait until >= N nova services are enabled+up
+                                       (with a heartbeat newer than UNIXTIME)
   iha-os.py wait-compute HOST [--state up|down] [--timeout S]
   iha-os.py status                     servers per host/state, compute services
 Exit status 1 on timeout / ERROR servers.
 """
 import argparse
 import collections
+import datetime
 import os
 import sys
 import time
@@ -103,11 +105,24 @@ def services():
     return nova().get("/os-services").json()["services"]
 
 
+def fresh(svc, since):
+    """heartbeat newer than `since` (unix time): right after a restart the
+    services still look "up" from the previous run's last heartbeat"""
+    if not since:
+        return True
+    t = svc.get("updated_at")
+    if not t:
+        return False
+    ts = datetime.datetime.fromisoformat(t.split(".")[0]).replace(tzinfo=datetime.timezone.utc)
+    return ts.timestamp() >= since
+
+
 def cmd_wait_services(a):
     t0 = time.monotonic()
     while True:
         try:
-            ok = [s for s in services() if s["status"] == "enabled" and s["state"] == "up"]
+            ok = [s for s in services() if s["status"] == "enabled" and s["state"] == "up"
+                  and fresh(s, a.since)]
         except Exception as e:  # API still starting
             ok = []
             err = e
@@ -155,6 +170,7 @@ def main():
     w = sp.add_parser("wait-services")
     w.add_argument("count", type=int)
     w.add_argument("--timeout", type=float, default=240)
+    w.add_argument("--since", type=float, default=0, help="unix time the heartbeats must be newer than")
     wc = sp.add_parser("wait-compute")
     wc.add_argument("host")
     wc.add_argument("--state", default="up", choices=["up", "down"])
