@@ -474,11 +474,12 @@ case $cmd in
   status) status ;;
   env)
     admin_env
+    echo "# OpenStack lab admin credentials; CLI: $VENV/bin/openstack"
     for v in OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_USER_DOMAIN_NAME \
              OS_PROJECT_DOMAIN_NAME OS_REGION_NAME OS_IDENTITY_API_VERSION OS_INTERFACE; do
       printf 'export %s=%q\n' "$v" "${!v}"
     done
-    echo "# CLI: $VENV/bin/openstack" ;;
+    ;;
   boot)
     admin_env
     "$VENV/bin/python" "$IHA_HARNESS/os/iha-os.py" boot "${1:?N}" ${2:+--host "$2"} --prefix "vm${2:+-$2}" ;;
