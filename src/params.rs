@@ -166,30 +166,36 @@ impl Values {
         self.table
     }
 
-    fn param(&self, name: &str) -> &'static Param {
-        lookup(self.table, name).unwrap_or_else(|| panic!("parameter {name} is not in the table"))
+    /// Agents share code that asks for parameters another agent's table may
+    /// not have: a name outside the table is simply not set.
+    fn param(&self, name: &str) -> Option<&'static Param> {
+        lookup(self.table, name)
     }
 
-    /// Set a value; `spelled` is the key as the operator wrote it.
+    /// Set a value; `spelled` is the key as the operator wrote it. Names
+    /// outside the table are ignored (the parsers only pass table names).
     pub fn set(&mut self, name: &str, value: impl Into<String>, spelled: &str) {
-        let p = self.param(name);
-        self.set.insert(p.name, value.into());
-        self.spelled.insert(p.name, spelled.to_string());
+        if let Some(p) = self.param(name) {
+            self.set.insert(p.name, value.into());
+            self.spelled.insert(p.name, spelled.to_string());
+        }
     }
 
     pub fn remove(&mut self, name: &str) {
-        let p = self.param(name);
-        self.set.remove(p.name);
+        if let Some(p) = self.param(name) {
+            self.set.remove(p.name);
+        }
     }
 
     /// Was it given explicitly (not just defaulted)?
     pub fn is_set(&self, name: &str) -> bool {
-        self.set.contains_key(self.param(name).name)
+        self.param(name).is_some_and(|p| self.set.contains_key(p.name))
     }
 
-    /// The value given, else the table's default; `None` when neither or empty.
+    /// The value given, else the table's default; `None` when neither, when
+    /// empty, or when the table has no such parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let p = self.param(name);
+        let p = self.param(name)?;
         let v = self.set.get(p.name).map(String::as_str).or(p.default)?;
         if v.is_empty() {
             None
@@ -207,7 +213,7 @@ impl Values {
     }
 
     pub fn flag(&self, name: &str) -> Result<bool> {
-        let p = self.param(name);
+        let Some(p) = self.param(name) else { return Ok(false) };
         match self.get(name) {
             None => Ok(false),
             Some(v) => parse_bool(v).ok_or_else(|| {
@@ -220,7 +226,7 @@ impl Values {
     }
 
     pub fn int(&self, name: &str) -> Result<Option<i64>> {
-        let p = self.param(name);
+        let Some(p) = self.param(name) else { return Ok(None) };
         match self.get(name) {
             None => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
@@ -230,7 +236,7 @@ impl Values {
     }
 
     pub fn duration(&self, name: &str) -> Result<Option<Duration>> {
-        let p = self.param(name);
+        let Some(p) = self.param(name) else { return Ok(None) };
         match self.get(name) {
             None => Ok(None),
             Some(v) => parse_duration(v).map(Some).ok_or_else(|| {
@@ -537,6 +543,15 @@ mod tests {
         let v = parse_stdin(T, "delay=soon", &[]).unwrap();
         let e = v.check_kinds().unwrap_err();
         assert!(e.to_string().contains("delay"), "{e}");
+    }
+
+    #[test]
+    fn names_outside_the_table_are_unset_not_a_panic() {
+        let v = parse_stdin(T, "action=on\n", &[]).unwrap();
+        assert_eq!(v.get("no_such"), None);
+        assert!(!v.flag("no_such").unwrap());
+        assert_eq!(v.int("no_such").unwrap(), None);
+        assert!(!v.is_set("no_such"));
     }
 
     #[test]

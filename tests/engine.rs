@@ -142,7 +142,7 @@ fn a_second_run_never_requests_again() {
     let (_, report, events) = run(&d, "compute-1", &Policy::default(), &RunConfig { since: Some(instance_ha::time::now() - 60), ..fast() });
     assert!(report.success(), "{}", report.table());
     for id in &ids {
-        assert_eq!(d.evacuate_requests(id), 1, "exactly one request per instance");
+        assert_eq!(d.evacuate_requests(id), 1, "exactly one request per instance: {id}\n{events:#?}\n{:#?}", d.migrations());
         assert_ne!(d.server(id).unwrap().host.as_deref(), Some("compute-1"));
     }
     assert!(events.iter().filter(|e| e.starts_with("Resumed")).count() >= 4, "{events:?}");
@@ -241,4 +241,32 @@ fn many_instances_with_latency_finish() {
     assert!(report.success(), "{}", report.table());
     assert_eq!(report.evacuated(), 60);
     wait_until("all moved", 5, || ids.iter().all(|id| d.server(id).unwrap().host.as_deref() != Some("compute-1")));
+}
+
+#[test]
+fn regression_a_timed_out_request_that_nova_accepted_is_not_sent_again() {
+    // The answer to the first POST is lost (client read timeout) but Nova
+    // acts on it: the retry must find it in flight, not evacuate twice.
+    use instance_ha::openstack::{CloudConfig, Nova, Secret, Session};
+    let d = Double::start(Config::new().evacuation_time(Duration::from_millis(200)));
+    let id = d.add_server(ServerSpec::new("slow", "compute-1"));
+    fence(&d, "compute-1");
+    d.inject_delay("POST", &format!("/compute/v2.1/servers/{id}/action"), Duration::from_millis(1500), 1);
+    let cfg = CloudConfig {
+        auth_url: Some(d.auth_url()),
+        username: Some(d.username()),
+        password: Some(Secret::new(d.password())),
+        project_name: Some(d.project()),
+        read_timeout: Some(Duration::from_millis(500)),
+        ..CloudConfig::default()
+    };
+    let nova = Nova::new(std::sync::Arc::new(Session::new(cfg).unwrap()));
+    let plan = Plan::build(&nova, None, "compute-1", &Policy::default()).unwrap();
+    let events = Mutex::new(Vec::new());
+    let cfg = RunConfig { retry_backoff: Duration::from_secs(3), ..fast() };
+    let report = engine::run::evacuate(&nova, &plan, &cfg, &|e: &Event| events.lock().unwrap().push(format!("{e:?}")));
+    let events = events.into_inner().unwrap();
+    assert!(report.success(), "{}\n{events:#?}", report.table());
+    assert_eq!(d.evacuate_requests(&id), 1, "{events:#?}");
+    assert!(events.iter().any(|e| e.starts_with("Resumed")), "{events:#?}");
 }

@@ -9,3 +9,4 @@ mod fence_protocol;
 mod fence_compute;
 mod engine;
 mod fence_evacuate;
+mod ocf_agents;

@@ -124,6 +124,8 @@ struct Item {
     attempts: u32,
     requests: u32,
     first_request: Option<Instant>,
+    /// Wall-clock time of the first request, to match migration records.
+    first_epoch: Option<u64>,
     outcome: Option<Outcome>,
     status_after: Option<String>,
 }
@@ -262,6 +264,7 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             attempts: u32::from(in_flight),
             requests: 0,
             first_request: None,
+            first_epoch: None,
             outcome: None,
             status_after: None,
         });
@@ -295,6 +298,25 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             for it in items.iter_mut() {
                 if let State::Pending { not_before } = it.state {
                     if not_before <= now_i {
+                        // A retry: the previous request may have reached
+                        // Nova even if its answer did not reach us (timeout,
+                        // reset). Ask before sending again.
+                        if it.attempts >= 1 {
+                            match already_requested(nova, host, &it.id, it.first_epoch) {
+                                Some(true) => {
+                                    observe(&Event::Resumed { id: &it.id, name: &it.name });
+                                    it.state = State::Requested { since: Instant::now(), since_epoch: it.first_epoch.unwrap_or_else(now), start_sent: false };
+                                    continue;
+                                }
+                                Some(false) => {}
+                                // Nova did not answer: ask again shortly.
+                                None => {
+                                    it.state = State::Pending { not_before: now_i + cfg.poll_interval };
+                                    continue;
+                                }
+                            }
+                        }
+                        it.first_epoch.get_or_insert_with(now);
                         it.state = State::Queued;
                         it.attempts += 1;
                         it.requests += 1;
@@ -361,6 +383,20 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
     report.microversion = used_version.map(|v| v.to_string());
     report.seconds = t0.elapsed().as_secs_f64();
     report
+}
+
+/// Is an evacuation of `id` from `host` already under way or done in
+/// Nova (task_state rebuilding, moved, or a live migration record since
+/// our first request)?
+/// `None` when Nova cannot tell us now.
+fn already_requested(nova: &Nova, host: &str, id: &str, since: Option<u64>) -> Option<bool> {
+    let s = nova.get_server(id).ok()?;
+    if s.task_state.as_deref().is_some_and(|t| t.starts_with("rebuild")) || s.host.as_deref().is_some_and(|h| h != host) {
+        return Some(true);
+    }
+    let f = MigrationFilter { instance_uuid: Some(id.to_string()), ..MigrationFilter::evacuations_from(host) };
+    let m = nova.migrations(&f).ok()?;
+    Some(latest(&m, id, since).is_some_and(|m| ACTIVE_MIGRATION.contains(&m.status.as_str())))
 }
 
 fn retry_or_fail(it: &mut Item, cfg: &RunConfig, reason: &str, observe: &(dyn Fn(&Event) + Sync)) {

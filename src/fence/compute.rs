@@ -150,7 +150,7 @@ fn running_evacuations(nova: &Nova, host: &str) -> Result<Vec<Migration>> {
 }
 
 /// Why the host's evacuation is not over yet, or `None` when it is.
-fn evacuation_open(nova: &Nova, service: &Service) -> Result<Option<String>> {
+pub fn evacuation_open(nova: &Nova, service: &Service) -> Result<Option<String>> {
     if let Some(m) = Marker::parse(service.disabled_reason.as_deref()) {
         if m.phase.evacuation_open() {
             return Ok(Some(format!("Nova records the evacuation as {} (by {})", m.phase.name(), m.by)));

@@ -8,6 +8,10 @@
 //! `ocf-exit-reason:` line on stderr, which Pacemaker shows in
 //! `crm_mon`/`pcs status`.
 
+pub mod daemon;
+pub mod nova_compute_wait;
+pub mod nova_evacuate;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -90,7 +94,7 @@ impl Outcome {
 /// everything else `ERR_GENERIC`.
 pub fn exit_code(e: &Error) -> i32 {
     match e {
-        Error::Usage(_) | Error::Config(_) => ERR_CONFIGURED,
+        Error::Usage(_) | Error::Config(_) | Error::Ambiguous(_) => ERR_CONFIGURED,
         Error::Auth { .. } => ERR_CONFIGURED,
         _ => ERR_GENERIC,
     }
