@@ -85,7 +85,8 @@ node_is_remote() { [ -f "$IHA_PCMK_RUN/nodes/$1/is-remote" ]; }
 node_spawn() {
   local n=$1 logf=$2 pidf=$3 h; shift 3
   h=$(node_holder "$n")
-  setsid nsenter -t "$h" -m -n -u --wd=/ -- "${IHA_DAEMON_ENV[@]}" "$@" </dev/null >>"$logf" 2>&1 &
+  # 9>&-: do not hand pcmk.sh's power lock fd down to the daemon
+  setsid nsenter -t "$h" -m -n -u --wd=/ -- "${IHA_DAEMON_ENV[@]}" "$@" </dev/null >>"$logf" 2>&1 9>&- &
   echo $! >"$pidf"
 }
 # node_run NODE CMD...: run a command inside NODE (foreground, clean env + TERM)

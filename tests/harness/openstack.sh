@@ -73,7 +73,7 @@ alive() {   # NAME
 start_bg() {   # NAME WORD CMD...: own session, clean env, output in $LOG/NAME.out
   local name=$1 word=$2; shift 2
   if alive "$name"; then log "$name already running (pid $(sed -n 1p "$OSR/$name.pid"))"; return 0; fi
-  setsid "${IHA_DAEMON_ENV[@]}" "$@" >>"$LOG/$name.out" 2>&1 </dev/null &
+  setsid "${IHA_DAEMON_ENV[@]}" "$@" >>"$LOG/$name.out" 2>&1 </dev/null 9>&- &
   printf '%s\n%s\n' $! "$word" >"$OSR/$name.pid"
 }
 wait_http() {   # URL SECONDS

@@ -445,8 +445,13 @@ case $cmd in
     [ -f "$IHA_PCMK_RUN/nodes/$1/powered-off" ] && die "$1 is powered off: use power-on"
     node_start "$1" ;;
   link) node_holder "${1:?NODE}" >/dev/null; ip -n $IHA_SW link set "$(cat "$IHA_PCMK_RUN/nodes/$1/swport")" "${2:?up|down}" ;;
-  power-off) power_off "${1:?NODE}" ;;
-  power-on) power_on "${1:?NODE}" ;;
+  # one power operation per node at a time: several controllers' fenced may
+  # run fence_iha_lab for the same node concurrently (seen: off + reboot)
+  power-off|power-on)
+    node_holder "${1:?NODE}" >/dev/null
+    exec 9>"$IHA_PCMK_RUN/nodes/$1/power.lock"
+    flock -w 60 9 || die "power lock of $1 busy for 60 s"
+    if [ "$cmd" = power-off ]; then power_off "$1"; else power_on "$1"; fi ;;
   power-status) power_status "${1:?NODE}" ;;
   status) status ;;
   install-agents) install_agents ;;

@@ -101,6 +101,7 @@ check "stonith device fence-lab (fence_iha_lab) + stonith-enabled=true" bash -c 
 wait_for 20 C bash -c 'crm_mon -1 | grep -q "fence-lab.*Started"'
 
 old=$(nc_pid compute-1)
+T_FENCE=$(date +%s)
 t0=$(date +%s.%N)
 check "stonith_admin --reboot compute-1 (from ctl1) succeeds" C stonith_admin --reboot compute-1 --timeout 90
 echo "TIMING stonith-reboot $(elapsed "$t0") s"
@@ -125,7 +126,10 @@ sleep 3
 check "compute-0 back: remote node online" wait_for 90 online compute-0
 powered_and_restarted() { "$H/pcmk.sh" power-status "$1" && restarted_in_node "$1" "$2"; }
 check "compute-0 back: power on, new nova-compute alive in the node" powered_and_restarted compute-0 "$old"
-check "Nova sees compute-0 and compute-1 up again" wait_for 60 computes_up 3
+# a fresh heartbeat, not the "up" left over from before the power-off
+check "Nova: compute-0 and compute-1 report again after the fencing" bash -c "
+  '$IHA_VENV/bin/python' '$H/os/iha-os.py' wait-compute compute-0 --since $T_FENCE --timeout 60 &&
+  '$IHA_VENV/bin/python' '$H/os/iha-os.py' wait-compute compute-1 --since $T_FENCE --timeout 60"
 echo "--- fence log"; cat "$FLOG"
 
 echo "TIMING smoke-total $(elapsed "$T0") s (before teardown)"

@@ -11,7 +11,7 @@ usage (admin credentials from OS_* env, see `openstack.sh env`):
   iha-os.py wait-services N [--since UNIXTIME] [--timeout S]
                                        wait until >= N nova services are enabled+up
                                        (with a heartbeat newer than UNIXTIME)
-  iha-os.py wait-compute HOST [--state up|down] [--timeout S]
+  iha-os.py wait-compute HOST [--state up|down] [--since UNIXTIME] [--timeout S]
   iha-os.py status                     servers per host/state, compute services
 Exit status 1 on timeout / ERROR servers.
 """
@@ -140,7 +140,7 @@ def cmd_wait_compute(a):
     t0 = time.monotonic()
     while True:
         sv = [s for s in services() if s["binary"] == "nova-compute" and s["host"] == a.host]
-        if sv and sv[0]["state"] == a.state:
+        if sv and sv[0]["state"] == a.state and (a.state == "down" or fresh(sv[0], a.since)):
             print(f"{a.host} {a.state} after {time.monotonic() - t0:.1f}s")
             return
         if time.monotonic() - t0 > a.timeout:
@@ -175,6 +175,7 @@ def main():
     wc.add_argument("host")
     wc.add_argument("--state", default="up", choices=["up", "down"])
     wc.add_argument("--timeout", type=float, default=120)
+    wc.add_argument("--since", type=float, default=0, help="up: heartbeat newer than this unix time")
     sp.add_parser("status")
     a = p.parse_args()
     {"prepare": cmd_prepare, "boot": cmd_boot, "wait-services": cmd_wait_services,
