@@ -255,3 +255,18 @@ fn nova_compute_wait_ambiguous_name_is_a_configuration_error() {
     let lab = Lab::new(Config::new().hosts(["compute-0.a.example", "compute-0.b.example"]));
     wait_agent(&lab, "start", "compute-0", "20000").code(6).stderr_has("ocf-exit-reason:").stderr_has("compute-0.b.example");
 }
+
+#[test]
+fn regression_a_finished_host_is_not_evacuated_again_from_a_stale_snapshot() {
+    let lab = Lab::new(Config::new().evacuation_time(Duration::from_millis(50)));
+    let id = lab.d.add_server(ServerSpec::new("vm", "compute-1"));
+    fence(&lab.d, "compute-1");
+    lab.set_attr("compute-1", "yes");
+    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false"), ("nova_poll_interval", "3")]).code(0);
+    wait_until("moved", 20, || lab.d.server(&id).unwrap().host.as_deref() != Some("compute-1"));
+    wait_until("attrd no", 10, || attrd_value(&lab.dir, "compute-1").as_deref() == Some("no"));
+    std::thread::sleep(Duration::from_secs(4));
+    let runs = lab.log().matches("compute-1: evacuating (").count();
+    assert_eq!(runs, 1, "one evacuation run, not a second one from a stale snapshot:\n{}", lab.log());
+    assert_eq!(attrd_value(&lab.dir, "compute-1").as_deref(), Some("no"));
+}

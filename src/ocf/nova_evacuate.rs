@@ -414,6 +414,9 @@ impl Helper {
         for h in done {
             if let Some(w) = self.workers.remove(&h) {
                 let _ = w.handle.join();
+                // Our snapshot of Nova predates the end of this evacuation:
+                // deciding from it would start the same host again.
+                self.services_at = None;
                 // A success forgets earlier failures: a new incident on
                 // this host must not wait for an old backoff.
                 if w.ok.lock().map(|o| *o == Some(true)).unwrap_or(false) {
