@@ -20,7 +20,8 @@
 #
 # Usage: tests/harness/deps.sh            (all of the above)
 #        SKIP_VENV=1 tests/harness/deps.sh   (no OpenStack venv)
-# Env:   IHA_VENV (venv dir), PYTHON (interpreter for a new venv)
+# Env:   IHA_VENV (venv dir), PYTHON (interpreter for a new venv),
+#        IHA_EXTRA_APT ("pkg1 pkg2": more apt packages, e.g. shellcheck)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -29,7 +30,7 @@ T0=$(date +%s.%N)
 APT_PKGS=(pacemaker pacemaker-cli-utils corosync pcs crmsh fence-agents resource-agents
   libxml2-utils rabbitmq-server mariadb-server mariadb-client sqlite3
   python3-novaclient python3-keystoneclient musl-tools iproute2 hyperfine time procps
-  psmisc curl python3-venv util-linux)
+  psmisc curl python3-venv util-linux ${IHA_EXTRA_APT:-})
 NOVA_VER=33.0.2 KEYSTONE_VER=29.1.0 PLACEMENT_VER=15.0.0 GLANCE_VER=32.0.0
 UC=$IHA_HARNESS/os/upper-constraints-2026.1.txt
 
@@ -57,14 +58,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   # No init system here: keep postinst scripts from starting rabbitmq, mariadb,
   # corosync, pacemaker (our scripts run private instances). Only if the
   # machine has no policy-rc.d of its own; removed again afterwards.
-  own_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+    printf '#!/bin/sh\n# temporary, tests/harness/deps.sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  rc=0
-  apt_retry install -y -q --no-install-recommends "${missing[@]}" || rc=$?
-  [ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ $rc = 0 ] || die "apt-get install failed"
+  apt_retry install -y -q --no-install-recommends "${missing[@]}" || die "apt-get install failed"
+  grep -q 'tests/harness/deps.sh' /usr/sbin/policy-rc.d 2>/dev/null && rm -f /usr/sbin/policy-rc.d
 else
   log "apt: all ${#APT_PKGS[@]} packages present"
 fi

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings and helpers of the harness scripts (deps.sh, openstack.sh,
 # pcmk.sh, smoke.sh, fence_iha_lab). Source it, don't run it.
 #

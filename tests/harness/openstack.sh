@@ -113,13 +113,13 @@ EOF
   # (nova >= 2023.1 refuses a restart without it)
   [ -s "$ST/$host/compute_id" ] ||
     "$VENV/bin/python" -c "import uuid; print(uuid.uuid5(uuid.NAMESPACE_DNS, '$host'))" >"$ST/$host/compute_id"
-  local cmd=("$VENV/bin/nova-compute" --config-file "$ETC/nova/nova.conf"
+  local argv=("$VENV/bin/nova-compute" --config-file "$ETC/nova/nova.conf"
     --config-file "$ETC/nova/$host.conf" --log-file "$LOG/$name.log")
   if [ $where = node ]; then
-    node_spawn "$host" "$LOG/$name.out" "$OSR/$name.pid" "${cmd[@]}"
+    node_spawn "$host" "$LOG/$name.out" "$OSR/$name.pid" "${argv[@]}"
     echo nova-compute >>"$OSR/$name.pid"
   else
-    start_bg "$name" nova-compute "${cmd[@]}"
+    start_bg "$name" nova-compute "${argv[@]}"
   fi
   echo $where >"$OSR/$name.where"
   log "started $name in $where (pid $(sed -n 1p "$OSR/$name.pid"))"
@@ -159,10 +159,10 @@ up() {
 
   # rabbitmq + mariadb start in parallel (both take a few seconds)
   local rmq_env=(HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=iha@localhost RABBITMQ_NODE_IP_ADDRESS=0.0.0.0
-    RABBITMQ_NODE_PORT=$RABBIT_PORT RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT
-    RABBITMQ_MNESIA_BASE=$OSD/rabbitmq/mnesia RABBITMQ_LOG_BASE=$OSD/rabbitmq/log
-    RABBITMQ_ENABLED_PLUGINS_FILE=$OSD/rabbitmq/enabled_plugins
-    RABBITMQ_CONFIG_FILE=$OSD/rabbitmq/rabbitmq.conf RABBITMQ_CONF_ENV_FILE=/dev/null
+    "RABBITMQ_NODE_PORT=$RABBIT_PORT" "RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT"
+    "RABBITMQ_MNESIA_BASE=$OSD/rabbitmq/mnesia" "RABBITMQ_LOG_BASE=$OSD/rabbitmq/log"
+    "RABBITMQ_ENABLED_PLUGINS_FILE=$OSD/rabbitmq/enabled_plugins"
+    "RABBITMQ_CONFIG_FILE=$OSD/rabbitmq/rabbitmq.conf" RABBITMQ_CONF_ENV_FILE=/dev/null
     ERL_EPMD_ADDRESS=127.0.0.1)
   # guest may connect from the lab nodes (default: loopback only)
   echo 'loopback_users.guest = false' >"$OSD/rabbitmq/rabbitmq.conf"
@@ -287,7 +287,6 @@ SQL
 }
 
 write_configs() {
-  local authtoken ksc
   authtoken() { cat <<EOF
 [keystone_authtoken]
 www_authenticate_uri = $KS_URL
@@ -420,6 +419,7 @@ stop_wave() {
     if alive "$name"; then
       pid=$(sed -n 1p "$f")
       # children (gunicorn workers, beam.smp): orphaned if the parent needs a KILL
+      # shellcheck disable=SC2207
       kids+=($(children_of "$pid"))
       kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid")
     fi
