@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Boot the mixed host of issue 3's acceptance test on real Nova, fast (one
+Python process, multi-create requests) and print what each server should
+become, as JSON on stdout.
+
+usage (admin OS_* env, see tests/harness/openstack.sh env):
+  mixed-host.py HOST
+
+On HOST:
+  gold-N       private flavor iha.gold (extra spec evacuable=true)   ACTIVE x6, SHUTOFF x3
+  tagimg-N     image iha-evac (Glance tag evacuable)                 ACTIVE x4, SHUTOFF x2
+  propimg-N    image iha-prop (property evacuable=true)              ACTIVE x1
+  plain-N      flavor iha.tiny, image iha-fake (untagged)            ACTIVE x3, SHUTOFF x1
+  broken       iha.gold, reset to ERROR                              x1
+Expected with the reference policy (something is tagged -> tagged only,
+ERROR skipped): gold/tagimg/propimg move and keep their power state,
+plain-* and broken stay.
+"""
+import json
+import os
+import sys
+import time
+
+from keystoneauth1 import adapter, session
+from keystoneauth1.identity import v3
+
+E = os.environ
+S = session.Session(auth=v3.Password(
+    auth_url=E["OS_AUTH_URL"], username=E["OS_USERNAME"], password=E["OS_PASSWORD"],
+    project_name=E["OS_PROJECT_NAME"], user_domain_name="Default", project_domain_name="Default"))
+REGION = E.get("OS_REGION_NAME", "RegionOne")
+NOVA = adapter.Adapter(S, service_type="compute", interface="public", region_name=REGION, default_microversion="2.74")
+GLANCE = adapter.Adapter(S, service_type="image", interface="public", region_name=REGION)
+
+
+def flavor(name, public, specs):
+    for f in NOVA.get("/flavors/detail?is_public=None").json()["flavors"]:
+        if f["name"] == name:
+            return f["id"]
+    f = NOVA.post("/flavors", json={"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 1,
+                                               "os-flavor-access:is_public": public}}).json()["flavor"]
+    if specs:
+        NOVA.post(f"/flavors/{f['id']}/os-extra-specs", json={"extra_specs": specs})
+    return f["id"]
+
+
+def image(name, tags=(), props=None):
+    found = GLANCE.get(f"/v2/images?name={name}").json()["images"]
+    if found:
+        return found[0]["id"]
+    body = {"name": name, "disk_format": "raw", "container_format": "bare", "visibility": "public"}
+    body.update(props or {})
+    i = GLANCE.post("/v2/images", json=body).json()
+    GLANCE.put(f"/v2/images/{i['id']}/file", data=os.urandom(4096),
+               headers={"Content-Type": "application/octet-stream"})
+    for t in tags:
+        GLANCE.put(f"/v2/images/{i['id']}/tags/{t}")
+    return i["id"]
+
+
+def boot(prefix, n, host, flavor_id, image_id):
+    body = {"server": {"name": prefix, "flavorRef": flavor_id, "imageRef": image_id, "networks": "none",
+                       "min_count": n, "max_count": n, "host": host}}
+    NOVA.post("/servers", json=body)
+
+
+def servers(host):
+    return NOVA.get(f"/servers/detail?all_tenants=1&host={host}").json()["servers"]
+
+
+def wait(pred, what, timeout=300):
+    t = time.time()
+    while time.time() - t < timeout:
+        if pred():
+            return
+        time.sleep(1)
+    sys.exit(f"timeout waiting for {what}")
+
+
+def main():
+    host = sys.argv[1]
+    tiny = flavor("iha.tiny", True, None)
+    gold = flavor("iha.gold", False, {"evacuable": "true"})
+    plain_img = image("iha-fake")
+    tag_img = image("iha-evac", tags=["evacuable"])
+    prop_img = image("iha-prop", props={"evacuable": "true"})
+    plan = [("gold", 9, gold, plain_img), ("tagimg", 6, tiny, tag_img), ("propimg", 1, tiny, prop_img),
+            ("plain", 4, tiny, plain_img), ("broken", 1, gold, plain_img)]
+    for prefix, n, f, i in plan:
+        boot(prefix, n, host, f, i)
+    total = sum(p[1] for p in plan)
+    wait(lambda: sum(1 for s in servers(host) if s["status"] == "ACTIVE") >= total, f"{total} ACTIVE on {host}")
+    by_name = {}
+    for s in servers(host):
+        by_name.setdefault(s["name"].rsplit("-", 1)[0] if s["name"][-1].isdigit() else s["name"], []).append(s)
+    stop = by_name["gold"][:3] + by_name["tagimg"][:2] + by_name["plain"][:1]
+    for s in stop:
+        NOVA.post(f"/servers/{s['id']}/action", json={"os-stop": None})
+    NOVA.post(f"/servers/{by_name['broken'][0]['id']}/action", json={"os-resetState": {"state": "error"}})
+    stopped = {s["id"] for s in stop}
+    wait(lambda: all(s["status"] == "SHUTOFF" for s in servers(host) if s["id"] in stopped), "stops")
+    out = []
+    for s in servers(host):
+        group = s["name"].rsplit("-", 1)[0] if s["name"][-1].isdigit() else s["name"]
+        out.append({"id": s["id"], "name": s["name"], "status": s["status"],
+                    "move": group in ("gold", "tagimg", "propimg") and s["status"] != "ERROR"})
+    json.dump(out, sys.stdout)
+
+
+main()
