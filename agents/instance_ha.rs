@@ -1,1 +1,6 @@
-fn main() { eprintln!("not yet"); std::process::exit(1) }
+//! instance-ha: the operator's command (status, plan, history, check,
+//! recover, evacuate, metrics). See `instance_ha::cli`.
+
+fn main() {
+    std::process::exit(instance_ha::cli::main(&instance_ha::args()));
+}

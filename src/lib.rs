@@ -20,6 +20,8 @@ pub mod params;
 pub mod state;
 pub mod time;
 pub mod xml;
+pub mod metrics;
+pub mod cli;
 
 pub use error::{Error, Result};
 

@@ -119,6 +119,7 @@ static TABLE: &[Param] = &[
     MAX_FAILED_SHARE,
     REQUIRE_FENCING,
     RETRY_INTERVAL,
+    crate::metrics::METRICS_FILE,
 ];
 
 static ACTIONS: &[ActionSpec] = &[
@@ -357,6 +358,9 @@ impl Helper {
             last: self.last_outcome.lock().map(|l| l.clone()).unwrap_or_default(),
             alerts: self.alerts.clone(),
         });
+        if let Some(p) = self.ctx.values.get("metrics_file") {
+            crate::metrics::helper_tick(p, &self.services, now_f64());
+        }
     }
 
     fn candidates(&mut self) -> Candidates {
