@@ -85,6 +85,11 @@ timed "boot(1 server on compute-0)" "$H/openstack.sh" boot 1 compute-0
 check "fence_iha_lab metadata is valid (metadata.rng)" bash -c \
   'fence_iha_lab -o metadata | xmllint --noout --relaxng /usr/share/cluster/relaxng/metadata.rng -'
 
+check "fence_iha_lab -o list (host) lists the lab nodes" bash -c 'fence_iha_lab -o list | grep -qx compute-1'
+check "fence_iha_lab status via stdin (port=) from ctl2: on = exit 0" bash -c \
+  "printf 'action=status\nport=compute-1\n' | '$H/pcmk.sh' exec ctl2 fence_iha_lab"
+check "fence_iha_lab status of an unknown node fails (exit 1)" bash -c \
+  'printf "action=status\nplug=nosuch\n" | fence_iha_lab; [ $? = 1 ]'
 dead() { ! pid_match "$1" "${2:-nova-compute}"; }
 old=$(nc_pid compute-2)
 check "compute-kill compute-2 kills it" bash -c "'$H/openstack.sh' compute-kill compute-2"
