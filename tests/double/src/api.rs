@@ -8,7 +8,7 @@ use crate::{RequestRecord, Shared};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
-use tiny_http::{Header, Request, Response};
+use crate::http::{HttpRequest, HttpResponse};
 
 pub struct Reply {
     pub status: u16,
@@ -124,21 +124,15 @@ impl Ctx<'_> {
     }
 }
 
-pub fn handle(sh: &Shared, mut rq: Request) {
+pub fn handle(sh: &Shared, rq: HttpRequest) -> HttpResponse {
     let started = Instant::now();
-    let mut body = String::new();
-    let _ = rq.as_reader().read_to_string(&mut body);
-    let url = rq.url().to_string();
+    let body = String::from_utf8_lossy(&rq.body).into_owned();
+    let url = rq.url.clone();
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (url.clone(), String::new()),
     };
-    let hdr = |name: &str| -> Option<String> {
-        rq.headers()
-            .iter()
-            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str().to_string())
-    };
+    let hdr = |name: &str| -> Option<String> { rq.header(name).map(str::to_string) };
     let mv_new = hdr("OpenStack-API-Version").and_then(|v| {
         v.split(',')
             .map(str::trim)
@@ -146,7 +140,7 @@ pub fn handle(sh: &Shared, mut rq: Request) {
     });
     let mv_old = hdr("X-OpenStack-Nova-API-Version");
     let ctx = Ctx {
-        method: rq.method().as_str().to_ascii_uppercase(),
+        method: rq.method.to_ascii_uppercase(),
         path,
         query: parse_query(&query),
         body,
@@ -204,15 +198,11 @@ pub fn handle(sh: &Shared, mut rq: Request) {
         }
         None => route(&ctx),
     };
-    let mut resp = Response::from_data(reply.body).with_status_code(reply.status);
     let rid = format!("req-{}", sh.lock().rng.uuid());
-    resp.add_header(Header::from_bytes("x-openstack-request-id", rid.as_bytes()).unwrap());
-    for (k, v) in reply.headers {
-        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            resp.add_header(h);
-        }
-    }
-    let _ = rq.respond(resp);
+    let mut headers = vec![("x-openstack-request-id".to_string(), rid)];
+    headers.extend(reply.headers);
+    sh.record_timing(&ctx.method, &ctx.path, started);
+    HttpResponse { status: reply.status, reason: reason(reply.status), headers, body: reply.body }
 }
 
 fn route(c: &Ctx) -> Reply {

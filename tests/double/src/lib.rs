@@ -1,10 +1,10 @@
 //! nova-double: an in-process Keystone v3 + Nova v2.1 + Glance v2 HTTP double.
 //!
 //! One [`Double`] per test: it listens on 127.0.0.1 with an ephemeral port and
-//! serves requests from a pool of worker threads (each calls `recv()` on a
-//! shared tiny_http server), so many concurrent clients are served in
-//! parallel, each request delayed by [`Config::latency`]. Dropping the double
-//! shuts it down.
+//! serves every connection on its own thread (HTTP/1.1 keep-alive, see
+//! `http.rs`), at most [`Config::workers`] requests at once, so many
+//! concurrent clients are served in parallel, each request delayed by
+//! [`Config::latency`]. Dropping the double shuts it down.
 //!
 //! Behaviours mirror Nova 33 (2026.1): shapes, status codes and error
 //! messages (see `api.rs`). Deliberate simplifications:
@@ -29,6 +29,7 @@
 //! - service `updated_at` ticks every 10 s while alive (report_interval).
 
 mod api;
+mod http;
 mod state;
 mod util;
 
@@ -36,7 +37,6 @@ use state::State;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Double configuration (builder style).
@@ -164,8 +164,9 @@ impl Config {
         self.service_down_time = d;
         self
     }
-    /// Worker threads serving requests (default 80): the concurrency at
-    /// which requests still complete in one `latency`.
+    /// Requests handled at once (default 80; each connection has its own
+    /// thread): the concurrency at which requests still complete in one
+    /// `latency`.
     pub fn workers(mut self, n: usize) -> Config {
         self.workers = n.max(1);
         self
@@ -321,14 +322,39 @@ pub struct RequestRecord {
     pub microversion: Option<String>,
 }
 
+/// When one request was served (for throughput measurements).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestTiming {
+    pub method: String,
+    pub path: String,
+    /// From the double's start to when the request was read.
+    pub start: Duration,
+    /// From the double's start to when the reply was ready.
+    pub end: Duration,
+}
+
 pub(crate) struct Shared {
     pub cfg: Config,
     pub state: Mutex<State>,
     pub shutdown: AtomicBool,
     pub base: String,
+    pub t0: Instant,
+    pub timings: Mutex<Vec<RequestTiming>>,
 }
 
 impl Shared {
+    pub fn record_timing(&self, method: &str, path: &str, started: Instant) {
+        let mut t = self.timings.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() < state::REQUEST_LOG_CAP {
+            t.push(RequestTiming {
+                method: method.to_string(),
+                path: path.to_string(),
+                start: started.saturating_duration_since(self.t0),
+                end: self.t0.elapsed(),
+            });
+        }
+    }
+
     /// Lock and bring evacuations up to date.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -340,53 +366,37 @@ impl Shared {
 /// A running double. Drop to stop it.
 pub struct Double {
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
-    workers: Vec<JoinHandle<()>>,
+    server: Option<http::HttpServer>,
     port: u16,
 }
 
 impl Double {
-    /// Bind, start the workers, return at once.
+    /// Bind, start serving, return at once.
     pub fn start(cfg: Config) -> Double {
-        let server = tiny_http::Server::http((cfg.bind.as_str(), cfg.port))
-            .unwrap_or_else(|e| panic!("nova-double: bind {}:{}: {e}", cfg.bind, cfg.port));
-        let port = server.server_addr().to_ip().expect("ip listener").port();
         let host = if cfg.bind == "0.0.0.0" {
             "127.0.0.1".to_string()
         } else {
             cfg.bind.clone()
         };
+        // The port is only known after binding: bind first, then fill in.
+        let slot: Arc<std::sync::OnceLock<Arc<Shared>>> = Arc::new(std::sync::OnceLock::new());
+        let s2 = slot.clone();
+        let handler = Arc::new(move |rq: http::HttpRequest| api::handle(s2.get().expect("double started"), rq));
+        let server = http::HttpServer::start(&cfg.bind, cfg.port, cfg.workers, handler)
+            .unwrap_or_else(|e| panic!("nova-double: bind {}:{}: {e}", cfg.bind, cfg.port));
+        let port = server.port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&cfg)),
             shutdown: AtomicBool::new(false),
             base: format!("http://{host}:{port}"),
+            t0: Instant::now(),
+            timings: Mutex::new(Vec::new()),
             cfg,
         });
-        let server = Arc::new(server);
-        let workers = (0..shared.cfg.workers)
-            .map(|i| {
-                let srv = server.clone();
-                let sh = shared.clone();
-                std::thread::Builder::new()
-                    .name(format!("nova-double-{i}"))
-                    .stack_size(256 * 1024)
-                    .spawn(move || loop {
-                        match srv.recv() {
-                            Ok(rq) => api::handle(&sh, rq),
-                            Err(_) => {
-                                if sh.shutdown.load(Ordering::SeqCst) {
-                                    break;
-                                }
-                            }
-                        }
-                    })
-                    .expect("spawn worker")
-            })
-            .collect();
+        let _ = slot.set(shared.clone());
         Double {
             shared,
-            server,
-            workers,
+            server: Some(server),
             port,
         }
     }
@@ -460,6 +470,15 @@ impl Double {
         let mut st = self.shared.lock();
         st.compute_mut(host).expect("known host").forced_down = forced_down;
     }
+    /// `host` failed and was fenced, as fence_compute leaves it: its
+    /// nova-compute dead, forced down, disabled with an instance-ha
+    /// "pending" marker dated now.
+    pub fn mark_fenced(&self, host: &str) {
+        self.set_compute_alive(host, false);
+        self.set_forced_down(host, true);
+        let reason = format!("instance-ha: pending since {} by nova-double", util::ts_z(std::time::SystemTime::now()));
+        self.set_disabled(host, Some(&reason));
+    }
     /// Disable (Some(reason)) or enable (None) a compute service directly.
     pub fn set_disabled(&self, host: &str, disabled: Option<&str>) {
         let mut st = self.shared.lock();
@@ -505,6 +524,12 @@ impl Double {
     }
     pub fn clear_requests(&self) {
         self.shared.lock().log.clear();
+        self.shared.timings.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+    /// When each request was served, in order of completion (capped at
+    /// 200,000).
+    pub fn request_timings(&self) -> Vec<RequestTiming> {
+        self.shared.timings.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
     /// Number of evacuate actions received for this server (accepted or not).
     pub fn evacuate_requests(&self, server_id: &str) -> usize {
@@ -542,12 +567,7 @@ impl Double {
 impl Drop for Double {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        for _ in 0..self.workers.len() {
-            self.server.unblock();
-        }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
+        drop(self.server.take());
     }
 }
 

@@ -1,0 +1,290 @@
+//! Scale benchmark: 100 compute hosts, 20 fail at once, 100 instances on
+//! each failed host (2,000), evacuated the way NovaEvacuate's helper does:
+//! `host_concurrency` hosts at a time, each through
+//! `engine::host::evacuate` with the agent's defaults (policy auto,
+//! completion arrived, `concurrency` requests in flight, poll 1 s), one
+//! shared `Session` (one ureq agent), against the nova-double *process*
+//! with a per-request latency. The double runs in its own process so that
+//! the peak RSS (VmHWM) is the engine's alone; every run is a fresh child
+//! process of this one for the same reason.
+//!
+//! Not a test: it asserts nothing, it prints. `bench/scale.sh` runs it.
+//!
+//! Environment (defaults): LATENCY_MS (30), HOSTS (100), FAILED (20),
+//! PER_HOST (100), SMALL_PER_HOST (25, the memory comparison run; 0 skips
+//! it), EVACUATION_MS (200, accepted -> running elsewhere in the double),
+//! HOST_CONCURRENCY (4), CONCURRENCY (16), POLL_MS (1000),
+//! DOUBLE (path of the nova-double binary).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use instance_ha::engine::host::{self, HostOptions};
+use instance_ha::engine::{Event, Outcome, Policy, RunConfig};
+use instance_ha::openstack::{CloudConfig, Glance, Nova, Secret, Session};
+use serde_json::{json, Value};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Params {
+    latency_ms: u64,
+    hosts: u64,
+    failed: u64,
+    evacuation_ms: u64,
+    host_concurrency: usize,
+    concurrency: usize,
+    poll_ms: u64,
+}
+
+impl Params {
+    fn from_env() -> Params {
+        Params {
+            latency_ms: env("LATENCY_MS", 30),
+            hosts: env("HOSTS", 100),
+            failed: env("FAILED", 20),
+            evacuation_ms: env("EVACUATION_MS", 200),
+            host_concurrency: env("HOST_CONCURRENCY", 4) as usize,
+            concurrency: env("CONCURRENCY", 16) as usize,
+            poll_ms: env("POLL_MS", 1000),
+        }
+    }
+}
+
+fn status_kb(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn double_path() -> String {
+    if let Ok(p) = std::env::var("DOUBLE") {
+        return p;
+    }
+    // target/release/examples/scale -> target/release/nova-double
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent().and_then(|p| p.parent()).map(|p| p.join("nova-double")).expect("target dir").display().to_string()
+}
+
+/// One run, in this (child) process; prints one JSON line.
+fn one(per_host: u64) {
+    let p = Params::from_env();
+    let state_dir = std::env::temp_dir().join(format!("iha-bench-{}", std::process::id()));
+    std::env::set_var("IHA_STATE_DIR", &state_dir);
+    // Enough double workers that the double is never the bound.
+    let workers = p.host_concurrency * (p.concurrency + 1) + 16;
+    let mut child = Command::new(double_path())
+        .args(["--hosts", &p.hosts.to_string(), "--failed", &p.failed.to_string()])
+        .args(["--servers-per-failed-host", &per_host.to_string(), "--servers-per-host", "0"])
+        .args(["--latency-ms", &p.latency_ms.to_string(), "--evacuation-ms", &p.evacuation_ms.to_string()])
+        .args(["--workers", &workers.to_string(), "--control-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", double_path()));
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut auth_url = String::new();
+    out.read_line(&mut auth_url).unwrap();
+    let mut ctl = child.stdin.take().unwrap();
+
+    let cfg = CloudConfig {
+        auth_url: Some(auth_url.trim().to_string()),
+        username: Some("admin".into()),
+        password: Some(Secret::new("secret".to_string())),
+        project_name: Some("admin".into()),
+        region_name: Some("RegionOne".into()),
+        ..CloudConfig::default()
+    };
+    let session = Arc::new(Session::new(cfg).unwrap());
+    session.authenticate().unwrap();
+    let nova = Nova::new(session.clone());
+    let glance = Glance::new(session.clone());
+    // NovaEvacuate's defaults (engine::params::host_options with nothing set).
+    let opts = HostOptions {
+        policy: Policy::default(),
+        run: RunConfig {
+            concurrency: p.concurrency,
+            retry_backoff: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(p.poll_ms),
+            ..RunConfig::default()
+        },
+        delay: Duration::ZERO,
+    };
+    let hosts: Vec<String> = (0..p.failed).map(|i| format!("compute-{i}")).collect();
+
+    // RSS sampler.
+    let samples: Arc<Mutex<Vec<(f64, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let sampler = {
+        let (samples, stop) = (samples.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while stop.load(Ordering::Relaxed) == 0 {
+                samples.lock().unwrap().push((t0.elapsed().as_secs_f64(), status_kb("VmRSS:")));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let rss_before = status_kb("VmRSS:");
+    let requests_before = session.stats().requests;
+
+    let next = AtomicUsize::new(0);
+    let evacuated = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
+    let host_times: Mutex<Vec<(String, f64, f64)>> = Mutex::new(Vec::new());
+    let t_run = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..p.host_concurrency {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(h) = hosts.get(i) else { break };
+                let start = t_run.elapsed().as_secs_f64();
+                let observe = |_e: &Event| {};
+                match host::evacuate(&nova, Some(&glance), h, &opts, "bench", &observe) {
+                    Ok(r) => {
+                        evacuated.fetch_add(r.count(|o| matches!(o, Outcome::Evacuated { .. })) as u64, Ordering::Relaxed);
+                        failed.fetch_add(r.failed() as u64, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        eprintln!("{h}: {e}");
+                        failed.fetch_add(per_host, Ordering::Relaxed);
+                    }
+                }
+                host_times.lock().unwrap().push((h.clone(), start, t_run.elapsed().as_secs_f64()));
+            });
+        }
+    });
+    let wall = t_run.elapsed().as_secs_f64();
+    stop.store(1, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let client_requests = session.stats().requests - requests_before;
+
+    writeln!(ctl, "stats").unwrap();
+    ctl.flush().unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let server: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+    drop(ctl);
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&state_dir);
+
+    let samples = samples.lock().unwrap().clone();
+    let mut ht = host_times.into_inner().unwrap();
+    ht.sort_by(|a, b| a.1.total_cmp(&b.1));
+    println!(
+        "{}",
+        json!({
+            "per_host": per_host,
+            "instances": per_host * p.failed,
+            "wall_s": wall,
+            "evacuated": evacuated.load(Ordering::Relaxed),
+            "failed": failed.load(Ordering::Relaxed),
+            "client_requests": client_requests,
+            "vm_hwm_kb": status_kb("VmHWM:"),
+            "rss_before_kb": rss_before,
+            "rss_samples": samples,
+            "server": server,
+            "hosts": ht,
+        })
+    );
+}
+
+fn run_child(per_host: u64) -> Value {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe).args(["--one", &per_host.to_string()]).stderr(Stdio::inherit()).output().expect("run child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("child output ({e}): {text}"))
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or(0.0)
+}
+
+fn rss_profile(v: &Value) -> (u64, u64, u64) {
+    // Median and max of VmRSS over the middle 80% of the run, and the last sample.
+    let s: Vec<u64> = v["rss_samples"].as_array().map(|a| a.iter().filter_map(|x| x[1].as_u64()).collect()).unwrap_or_default();
+    if s.is_empty() {
+        return (0, 0, 0);
+    }
+    let lo = s.len() / 10;
+    let hi = (s.len() - s.len() / 10).max(lo + 1);
+    let mut mid: Vec<u64> = s[lo..hi].to_vec();
+    mid.sort();
+    (mid[mid.len() / 2], *mid.last().unwrap(), *s.last().unwrap())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--one") {
+        one(args[2].parse().unwrap());
+        return;
+    }
+    let p = Params::from_env();
+    let per_host = env("PER_HOST", 100);
+    let small = env("SMALL_PER_HOST", 25);
+    let lat = p.latency_ms as f64 / 1000.0;
+    println!(
+        "scale: {} compute hosts, {} fail, {} instances each; double latency {} ms, evacuation {} ms; NovaEvacuate defaults: host_concurrency {}, concurrency {}, poll {} ms, completion arrived, policy auto",
+        p.hosts, p.failed, per_host, p.latency_ms, p.evacuation_ms, p.host_concurrency, p.concurrency, p.poll_ms
+    );
+    let mut runs = vec![run_child(per_host)];
+    if small > 0 && small != per_host {
+        runs.push(run_child(small));
+    }
+    let big = &runs[0];
+
+    // The bound: host_concurrency hosts, each with `concurrency` evacuate
+    // requests in flight, each taking one latency.
+    let bound = (p.host_concurrency * p.concurrency) as f64;
+    let limit = bound / lat;
+    let server = &big["server"];
+    let actions = server["actions"].as_f64().unwrap_or(0.0);
+    let wall = f(big, "wall_s");
+    let reqs = server["requests"].as_f64().unwrap_or(f(big, "client_requests"));
+    let rps = reqs / wall;
+    let evac_rps = actions / wall;
+    let busy = f(server, "busy_s");
+    println!();
+    println!("{:<44} {:>14}", "metric", "value");
+    println!("{:<44} {:>14}", "-".repeat(44), "-".repeat(14));
+    let row = |k: &str, v: String| println!("{:<44} {:>14}", k, v);
+    row("instances evacuated (arrived) / failed", format!("{} / {}", big["evacuated"], big["failed"]));
+    row("wall time (s)", format!("{wall:.2}"));
+    row("peak RSS of the engine process (VmHWM, MiB)", format!("{:.1}", f(big, "vm_hwm_kb") / 1024.0));
+    row("requests served (double log)", format!("{reqs:.0}"));
+    row("requests sent (client count)", format!("{}", big["client_requests"]));
+    row("requests/s (all)", format!("{rps:.0}"));
+    row("evacuate requests/s (whole run)", format!("{evac_rps:.0}"));
+    row("mean requests in flight (server busy/wall)", format!("{:.1}", busy / wall));
+    row("peak requests in flight (server)", format!("{}", server["peak_in_flight"]));
+    row("in-flight bound (host_conc x conc)", format!("{bound:.0}"));
+    row("limit = bound / latency (req/s)", format!("{limit:.0}"));
+    row("RATIO requests/s / limit", format!("{:.1}%", 100.0 * rps / limit));
+    let ideal = {
+        // Lower bound on wall time with this bound and latency for the
+        // evacuate requests alone.
+        actions / limit
+    };
+    row("evacuate requests alone at the limit (s)", format!("{ideal:.2}"));
+    println!();
+    println!("request mix: {}", server["kinds"]);
+    println!();
+    println!("memory (VmRSS sampled every 100 ms in the engine process):");
+    println!("{:<12} {:>10} {:>12} {:>12} {:>12} {:>12} {:>10}", "instances", "wall s", "RSS start", "RSS median", "RSS max", "RSS end", "VmHWM");
+    for r in &runs {
+        let (med, max, end) = rss_profile(r);
+        println!(
+            "{:<12} {:>10.2} {:>10} K {:>10} K {:>10} K {:>10} K {:>8} K",
+            r["instances"].to_string(), f(r, "wall_s"), r["rss_before_kb"].to_string(), med, max, end, r["vm_hwm_kb"].to_string()
+        );
+    }
+    println!();
+    println!("hosts (start..end s): {}", big["hosts"].as_array().map(|a| a.iter().map(|h| format!("{}:{:.1}..{:.1}", h[0].as_str().unwrap_or("?").trim_start_matches("compute-"), h[1].as_f64().unwrap_or(0.0), h[2].as_f64().unwrap_or(0.0))).collect::<Vec<_>>().join(" ")).unwrap_or_default());
+}
