@@ -10,3 +10,4 @@ mod fence_compute;
 mod engine;
 mod fence_evacuate;
 mod ocf_agents;
+mod cli;

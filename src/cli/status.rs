@@ -140,6 +140,7 @@ fn progress(nova: &Nova, svc: &Service, marker: Option<&Marker>) -> Progress {
             dest: m.dest_compute.clone(),
         });
     }
+    p.instances.sort_by(|a, b| b.on_host.cmp(&a.on_host).then(a.name.cmp(&b.name)).then(a.id.cmp(&b.id)));
     for i in &p.instances {
         if let Some(m) = &i.migration {
             *p.migrations.entry(m.clone()).or_default() += 1;
