@@ -221,7 +221,7 @@ pub fn helper_tick(path: &str, services: &[Service], heartbeat: f64) {
     let text = render(&Inputs { records: &records, services: (!services.is_empty()).then_some(services), heartbeat: Some(heartbeat) });
     let mut said_now = said;
     if let Err(e) = write_atomic(Path::new(path), &text) {
-        if said.is_none_or(|s| s.elapsed() >= Duration::from_secs(60)) {
+        if said.map_or(true, |s| s.elapsed() >= Duration::from_secs(60)) {
             crate::warn!("metrics_file: {e}");
             said_now = Some(Instant::now());
         }

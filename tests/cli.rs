@@ -237,6 +237,11 @@ fn plan_orders_and_explains() {
     lab.run(&["plan", "compute-9"]).code(1).one_error_line().stderr_has("compute-9");
     lab.run(&["plan", "compute-1", "--policy", "some"]).code(2).one_error_line();
     lab.run(&["plan"]).code(2).one_error_line();
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = std::ffi::OsStr::from_bytes(b"--\xffx");
+        lab.cmd(&["plan", "compute-1"]).args([bad]).run().code(2).one_error_line();
+    }
     assert!(lab.d.requests().iter().all(|r| !r.path.contains("/action")), "a plan never acts");
 }
 

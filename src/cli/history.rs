@@ -20,7 +20,7 @@ pub fn select(records: Vec<Value>, host: Option<&str>, last: Option<usize>) -> V
     let mut v: Vec<Value> = records
         .into_iter()
         .filter(|r| s(r, "type") == "evacuation")
-        .filter(|r| host.is_none_or(|h| s(r, "host") == h || short(s(r, "host")) == short(h)))
+        .filter(|r| host.map_or(true, |h| s(r, "host") == h || short(s(r, "host")) == short(h)))
         .collect();
     if let Some(n) = last {
         let skip = v.len().saturating_sub(n);

@@ -111,7 +111,7 @@ fn progress(nova: &Nova, svc: &Service, marker: Option<&Marker>) -> Progress {
         if since.is_some_and(|s| created.is_some_and(|c| c < s)) {
             continue;
         }
-        let newer = latest.get(&m.instance_uuid).is_none_or(|o| o.created_at.as_deref().and_then(parse_datetime) <= created);
+        let newer = latest.get(&m.instance_uuid).map_or(true, |o| o.created_at.as_deref().and_then(parse_datetime) <= created);
         if newer {
             latest.insert(m.instance_uuid.clone(), m);
         }
