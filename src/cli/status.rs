@@ -251,7 +251,8 @@ pub fn render(v: &StatusView) -> String {
                 if let Some(t) = &e.since {
                     s.push_str(&format!(" since {t}"));
                     if let Some(secs) = parse_datetime(t) {
-                        s.push_str(&format!(" ({} ago)", duration(now().saturating_sub(secs) as f64)));
+                        let ago = now().saturating_sub(secs);
+                        s.push_str(&format!(" ({} ago)", if ago < 60 { format!("{ago}s") } else { duration(ago as f64) }));
                     }
                 }
                 if let Some(b) = e.by.as_deref().filter(|b| !b.is_empty()) {
