@@ -6,6 +6,7 @@
 //! (`pacemaker`), durable evacuation state from Nova itself (`state`).
 
 pub mod cloud_params;
+pub mod docs;
 pub mod engine;
 pub mod error;
 #[macro_use]

@@ -10,4 +10,5 @@ mod fence_compute;
 mod engine;
 mod fence_evacuate;
 mod ocf_agents;
+mod docs;
 mod cli;
