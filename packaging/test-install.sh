@@ -109,6 +109,8 @@ in_root() {
     unshare --mount --fork -- /bin/sh -c '
         root=$1; shift
         mount -t proc proc "$root/proc" || exit 99
+        # A private devpts, so dpkg can log its terminal output.
+        [ -d "$root/dev/pts" ] && mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" 2>/dev/null
         exec chroot "$root" /usr/bin/env -i \
             PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
             DEBIAN_FRONTEND=noninteractive "$@"' sh "$root" "$@"
@@ -163,7 +165,7 @@ head -c 64 "$ROOTFS/usr/sbin/fence_compute" | grep -q python || fail "the prepar
 
 cp "$DEB" "$ROOTFS/tmp/instance-ha.deb"
 step "apt-get install ./instance-ha.deb (beside fence-agents)"
-in_root "$ROOTFS" sh -c 'cd /tmp && apt-get install -y -q --no-download ./instance-ha.deb' > "$CACHE/install.log" 2>&1 \
+in_root "$ROOTFS" apt-get install -y -q /tmp/instance-ha.deb > "$CACHE/install.log" 2>&1 \
     || { cat "$CACHE/install.log" >&2; fail "apt-get install ./instance-ha.deb failed"; }
 
 step "checking installed files"
@@ -243,7 +245,13 @@ for b in $BINARIES; do
     echo "$modes" | grep -qx -- "-rwxr-xr-x $b" || fail "$b is not mode 755 in the rpm"
 done
 RPMX=$(mktemp -d)
-(cd "$RPMX" && rpm2cpio "$RPM" | cpio -idm --quiet) || fail "could not unpack the rpm"
+# rpm2cpio 4.18.0 (bookworm) exits 1 even when it wrote the whole archive,
+# so its status is not used: cpio's is, and every expected file must be there.
+rpm2cpio "$RPM" > "$RPMX/payload.cpio" || true
+(cd "$RPMX" && cpio -idm --quiet < payload.cpio) || fail "could not unpack the rpm's payload"
+for p in $EXPECTED_PATHS; do
+    [ -f "$RPMX$p" ] || { rm -rf "$RPMX"; fail "$p missing from the rpm's payload"; }
+done
 for b in $BINARIES; do
     desc=$(file -b "$RPMX$b")
     echo "$desc" | grep -Eq "static(-pie)? linked" || { rm -rf "$RPMX"; fail "file(1) does not report $b in the rpm as static: $desc"; }
