@@ -20,32 +20,104 @@ use crate::params::{Kind, Param};
 /// fence-agents 4.12.1 `fence_compute -o metadata` (canonical names;
 /// the deprecated spellings are the tables' `old_name`s).
 pub const REFERENCE_FENCE_COMPUTE: &[&str] = &[
-    "action", "auth_url", "endpoint_type", "password", "password_script", "plug", "region_name", "tenant_name",
-    "username", "insecure", "project_domain", "user_domain", "domain", "instance_filtering", "no_shared_storage",
-    "record_only", "compute_domain", "quiet", "verbose", "verbose_level", "debug_file", "version", "help",
-    "plug_separator", "separator", "delay", "disable_timeout", "login_timeout", "power_timeout", "power_wait",
-    "shell_timeout", "stonith_status_sleep", "retry_on",
+    "action",
+    "auth_url",
+    "endpoint_type",
+    "password",
+    "password_script",
+    "plug",
+    "region_name",
+    "tenant_name",
+    "username",
+    "insecure",
+    "project_domain",
+    "user_domain",
+    "domain",
+    "instance_filtering",
+    "no_shared_storage",
+    "record_only",
+    "compute_domain",
+    "quiet",
+    "verbose",
+    "verbose_level",
+    "debug_file",
+    "version",
+    "help",
+    "plug_separator",
+    "separator",
+    "delay",
+    "disable_timeout",
+    "login_timeout",
+    "power_timeout",
+    "power_wait",
+    "shell_timeout",
+    "stonith_status_sleep",
+    "retry_on",
 ];
 
 /// fence-agents 4.12.1 `fence_evacuate -o metadata`.
 pub const REFERENCE_FENCE_EVACUATE: &[&str] = &[
-    "action", "auth_url", "endpoint_type", "password", "password_script", "plug", "region_name", "tenant_name",
-    "username", "insecure", "project_domain", "user_domain", "domain", "instance_filtering", "no_shared_storage",
-    "compute_domain", "quiet", "verbose", "verbose_level", "debug_file", "version", "help", "plug_separator",
-    "separator", "delay", "disable_timeout", "login_timeout", "power_timeout", "power_wait", "shell_timeout",
-    "stonith_status_sleep", "retry_on",
+    "action",
+    "auth_url",
+    "endpoint_type",
+    "password",
+    "password_script",
+    "plug",
+    "region_name",
+    "tenant_name",
+    "username",
+    "insecure",
+    "project_domain",
+    "user_domain",
+    "domain",
+    "instance_filtering",
+    "no_shared_storage",
+    "compute_domain",
+    "quiet",
+    "verbose",
+    "verbose_level",
+    "debug_file",
+    "version",
+    "help",
+    "plug_separator",
+    "separator",
+    "delay",
+    "disable_timeout",
+    "login_timeout",
+    "power_timeout",
+    "power_wait",
+    "shell_timeout",
+    "stonith_status_sleep",
+    "retry_on",
 ];
 
 /// openstack-resource-agents `ocf/NovaEvacuate` (as patched in RHEL's
 /// resource-agents, with `evacuate_delay`).
 pub const REFERENCE_NOVA_EVACUATE: &[&str] = &[
-    "auth_url", "username", "password", "tenant_name", "user_domain", "project_domain", "domain", "endpoint_type",
-    "region_name", "insecure", "no_shared_storage", "verbose", "evacuate_delay",
+    "auth_url",
+    "username",
+    "password",
+    "tenant_name",
+    "user_domain",
+    "project_domain",
+    "domain",
+    "endpoint_type",
+    "region_name",
+    "insecure",
+    "no_shared_storage",
+    "verbose",
+    "evacuate_delay",
 ];
 
 /// openstack-resource-agents `ocf/nova-compute-wait` metadata.
 pub const REFERENCE_NOVA_COMPUTE_WAIT: &[&str] = &[
-    "auth_url", "username", "password", "tenant_name", "domain", "endpoint_type", "no_shared_storage",
+    "auth_url",
+    "username",
+    "password",
+    "tenant_name",
+    "domain",
+    "endpoint_type",
+    "no_shared_storage",
     "evacuation_delay",
 ];
 
@@ -123,11 +195,19 @@ fn fence_doc(agent: &dyn FenceAgent, reference: &'static [&'static str], referen
         .iter()
         .map(|(a, automatic)| ActionDoc {
             name: a.name(),
-            detail: if *automatic { "automatic (run by Pacemaker when the node rejoins)".to_string() } else { String::new() },
+            detail: if *automatic {
+                "automatic (run by Pacemaker when the node rejoins)".to_string()
+            } else {
+                String::new()
+            },
             description: fence_action_text(*a),
         })
         .collect();
-    actions.push(ActionDoc { name: "metadata", detail: String::new(), description: fence_action_text(fence::Action::Metadata) });
+    actions.push(ActionDoc {
+        name: "metadata",
+        detail: String::new(),
+        description: fence_action_text(fence::Action::Metadata),
+    });
     AgentDoc {
         name: agent.name(),
         protocol: Protocol::Fence,
@@ -156,7 +236,12 @@ fn ocf_action_detail(a: &ActionSpec) -> String {
     s
 }
 
-fn ocf_doc(agent: &dyn OcfAgent, reference: &'static [&'static str], reference_source: &'static str, path: &'static str) -> AgentDoc {
+fn ocf_doc(
+    agent: &dyn OcfAgent,
+    reference: &'static [&'static str],
+    reference_source: &'static str,
+    path: &'static str,
+) -> AgentDoc {
     AgentDoc {
         name: agent.name(),
         protocol: Protocol::Ocf,
@@ -251,7 +336,10 @@ fn code(s: &str) -> String {
     if s.is_empty() {
         String::new()
     } else if s.contains('|') {
-        format!("<code>{}</code>", s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "&#124;"))
+        format!(
+            "<code>{}</code>",
+            s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "&#124;")
+        )
     } else if s.contains('`') {
         format!("`` {s} ``")
     } else {
@@ -265,7 +353,9 @@ pub fn parameters_md() -> String {
     let mut s = String::new();
     s.push_str("<!-- Generated by `cargo run --example gen-docs` from the agents' parameter tables (src/docs.rs). Do not edit: tests/docs.rs fails when this file is stale. -->\n\n");
     s.push_str("# Parameter reference\n\n");
-    s.push_str("Every parameter each agent accepts, from the same table that drives the agent's parsing and its metadata.\n\n");
+    s.push_str(
+        "Every parameter each agent accepts, from the same table that drives the agent's parsing and its metadata.\n\n",
+    );
     s.push_str("* **Origin**: *reference* parameters exist in the agent this one replaces (listed per agent), so existing `pcs` configurations keep working; *ours* are new here.\n");
     s.push_str("* **Also accepted**: a *deprecated* name is still listed in the metadata (fence agents: `deprecated=\"1\"`); other spellings are accepted on input but not advertised. Everywhere, `-` and `_` are interchangeable.\n");
     s.push_str("* **Command line**: fence agents take getopt-style options (or `key=value` lines on stdin, as pacemaker-fenced sends them); OCF agents take `OCF_RESKEY_<name>` from Pacemaker, `--<option>` on the command line, or `name=value` lines on stdin with `--stdin`.\n");
@@ -292,9 +382,15 @@ pub fn parameters_md() -> String {
         s.push_str(&format!("{}\n\n", md(a.longdesc)));
         match a.protocol {
             Protocol::Fence => s.push_str(&format!("Pacemaker: `pcs stonith create <id> {} ...`. ", a.name)),
-            Protocol::Ocf => s.push_str(&format!("Pacemaker: `pcs resource create <id> ocf:openstack:{} ...`. ", a.name)),
+            Protocol::Ocf => {
+                s.push_str(&format!("Pacemaker: `pcs resource create <id> ocf:openstack:{} ...`. ", a.name))
+            }
         }
-        s.push_str(&format!("Reference agent: {}. Man page: `{}`.\n\n", a.reference_source, a.man_file.trim_end_matches(".8")));
+        s.push_str(&format!(
+            "Reference agent: {}. Man page: `{}`.\n\n",
+            a.reference_source,
+            a.man_file.trim_end_matches(".8")
+        ));
         s.push_str("| Parameter | Origin | Also accepted | Command line | Type | Default | Required | Description |\n");
         s.push_str("|---|---|---|---|---|---|---|---|\n");
         for p in a.table {
@@ -373,7 +469,10 @@ pub fn man_page(a: &AgentDoc) -> String {
                 ".B {}\n{{start|stop|monitor|meta\\-data|validate\\-all}} [\\fB\\-\\-\\fIoption\\fB=\\fIvalue\\fR ...] [\\fB\\-\\-stdin\\fR]\n",
                 roff_opt(a.path)
             ));
-            s.push_str(&format!(".br\n.B pcs resource create\n\\fIid\\fR \\fBocf:openstack:{}\\fR [\\fIname\\fB=\\fIvalue\\fR ...]\n", roff_opt(a.name)));
+            s.push_str(&format!(
+                ".br\n.B pcs resource create\n\\fIid\\fR \\fBocf:openstack:{}\\fR [\\fIname\\fB=\\fIvalue\\fR ...]\n",
+                roff_opt(a.name)
+            ));
         }
     }
     s.push_str(".SH DESCRIPTION\n");
@@ -442,9 +541,113 @@ pub fn man_page(a: &AgentDoc) -> String {
     s.push_str(&format!(".TP\n\\fI{}\\fR\nThe agent.\n", roff_opt(a.path)));
     s.push_str(".TP\n\\fI/usr/share/doc/instance\\-ha/parameters.md\\fR\nThe parameter reference of all agents.\n");
     s.push_str(".SH SEE ALSO\n");
-    let mut see: Vec<String> = agents().iter().filter(|o| o.name != a.name).map(|o| format!("\\fB{}\\fR(8)", roff_opt(o.man_file.trim_end_matches(".8")))).collect();
+    let mut see: Vec<String> = agents()
+        .iter()
+        .filter(|o| o.name != a.name)
+        .map(|o| format!("\\fB{}\\fR(8)", roff_opt(o.man_file.trim_end_matches(".8"))))
+        .collect();
     see.push("\\fBinstance\\-ha\\fR(8)".to_string());
     see.push("\\fBpcs\\fR(8)".to_string());
+    s.push_str(&see.join(", "));
+    s.push('\n');
+    s
+}
+
+/// One option or argument of the operator command, as the man page shows it.
+fn cli_arg(arg: &clap::Arg) -> Option<String> {
+    if arg.is_hide_set() {
+        return None;
+    }
+    let value_name = || {
+        arg.get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| arg.get_id().as_str().to_uppercase())
+    };
+    let mut head = String::new();
+    if arg.is_positional() {
+        head.push_str(&format!("\\fI{}\\fR", roff_opt(&value_name())));
+    } else {
+        if let Some(c) = arg.get_short() {
+            head.push_str(&format!("\\fB\\-{}\\fR", roff_opt(&c.to_string())));
+            if arg.get_long().is_some() {
+                head.push_str(", ");
+            }
+        }
+        if let Some(l) = arg.get_long() {
+            head.push_str(&format!("\\fB\\-\\-{}\\fR", roff_opt(l)));
+        }
+        if arg.get_action().takes_values() {
+            head.push_str(&format!(" \\fI{}\\fR", roff_opt(&value_name())));
+        }
+    }
+    let mut text = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+    let values: Vec<String> =
+        arg.get_possible_values().iter().filter(|v| !v.is_hide_set()).map(|v| v.get_name().to_string()).collect();
+    if !values.is_empty() && arg.get_action().takes_values() {
+        if !text.is_empty() {
+            text.push_str(". ");
+        }
+        text.push_str(&format!("One of: {}.", values.join(", ")));
+    }
+    Some(format!(".TP\n{head}\n{}\n", roff(&text)))
+}
+
+/// `instance-ha.8`, from the operator command's clap definition (the same
+/// one `instance-ha --help` prints).
+pub fn cli_man_page() -> String {
+    use clap::CommandFactory;
+    let cmd = crate::cli::Cli::command();
+    let version = env!("CARGO_PKG_VERSION");
+    let about = |c: &clap::Command| c.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let mut s = String::new();
+    s.push_str(&format!(
+        ".\\\" Generated by `cargo run --example gen-docs` from the instance-ha command's definition (src/cli, src/docs.rs). Do not edit.\n.TH INSTANCE\\-HA 8 \"\" \"instance-ha {version}\" \"System Administration\"\n"
+    ));
+    s.push_str(&format!(".SH NAME\ninstance\\-ha \\- {}\n", roff(&about(&cmd))));
+    s.push_str(".SH SYNOPSIS\n.B instance\\-ha\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n");
+    s.push_str(".SH DESCRIPTION\n");
+    s.push_str(
+        "The work itself is done by the agents Pacemaker runs: \\fBfence_compute\\fR(8) and \\fBfence_evacuate\\fR(8) (fence agents), \\fBocf_openstack_NovaEvacuate\\fR(8) and \\fBocf_openstack_nova\\-compute\\-wait\\fR(8) (OCF resource agents). This command shows and steers them.\n",
+    );
+    s.push_str(".SH GLOBAL OPTIONS\n");
+    for arg in cmd.get_arguments() {
+        if let Some(a) = cli_arg(arg) {
+            s.push_str(&a);
+        }
+    }
+    s.push_str(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nPrint help (of the command, after it).\n");
+    s.push_str(".TP\n\\fB\\-V\\fR, \\fB\\-\\-version\\fR\nPrint the version.\n");
+    s.push_str(".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let positional: Vec<String> = sub
+            .get_arguments()
+            .filter(|a| a.is_positional() && !a.is_hide_set())
+            .map(|a| {
+                let n = a.get_value_names().and_then(|v| v.first()).map(|v| v.to_string());
+                format!("\\fI{}\\fR", roff_opt(&n.unwrap_or_else(|| a.get_id().as_str().to_uppercase())))
+            })
+            .collect();
+        s.push_str(&format!(".SS {} {}\n", roff_opt(sub.get_name()), positional.join(" ")));
+        s.push_str(&format!("{}\n", roff(&about(sub))));
+        let opts: Vec<String> = sub.get_arguments().filter(|a| !a.is_positional()).filter_map(cli_arg).collect();
+        if !opts.is_empty() {
+            s.push_str(".RS\n");
+            for o in opts {
+                s.push_str(&o);
+            }
+            s.push_str(".RE\n");
+        }
+    }
+    s.push_str(
+        ".SH FILES\n.TP\n\\fI/usr/share/doc/instance\\-ha/parameters.md\\fR\nThe parameter reference of all agents.\n",
+    );
+    s.push_str(".TP\n\\fI/usr/share/doc/instance\\-ha/packaging.md\\fR\nHow the package lives beside the distributions' agents of the same names.\n");
+    s.push_str(".SH SEE ALSO\n");
+    let mut see: Vec<String> =
+        agents().iter().map(|o| format!("\\fB{}\\fR(8)", roff_opt(o.man_file.trim_end_matches(".8")))).collect();
+    see.push("\\fBpcs\\fR(8)".to_string());
+    see.push("\\fBcrm_mon\\fR(8)".to_string());
     s.push_str(&see.join(", "));
     s.push('\n');
     s
@@ -456,6 +659,7 @@ pub fn generated() -> Vec<(String, String)> {
     for a in agents() {
         files.push((format!("docs/man/{}", a.man_file), man_page(&a)));
     }
+    files.push(("docs/man/instance-ha.8".to_string(), cli_man_page()));
     files
 }
 
