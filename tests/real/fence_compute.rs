@@ -19,7 +19,7 @@ fn ensure_devices() {
         let _ = run("pcs stonith delete fence-nova --force");
         // The line Red Hat's instance-HA guides use, with our credentials.
         sh(&format!(
-            "pcs stonith create fence-nova fence_compute {creds} domain='' record_only=1 \
+            "pcs stonith create fence-nova fence_compute {creds} record_only=1 \
              pcmk_host_list='compute-0 compute-1 compute-2' pcmk_off_action=off meta provides=unfencing --force"
         ));
     }
