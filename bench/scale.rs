@@ -10,6 +10,17 @@
 //!
 //! Not a test: it asserts nothing, it prints. `bench/scale.sh` runs it.
 //!
+//! The ratios:
+//! * whole run: all requests / wall time against host_concurrency x
+//!   concurrency / latency (Little's law: the mean share of the bound in
+//!   use). Completion "arrived" keeps a host's slot while Nova works
+//!   (evacuation time, rounded up to the 1 s poll), when the engine has
+//!   nothing to send, so this one stays well below 100% by design;
+//! * per host, the phases where the engine has work to send: the evacuate
+//!   requests and the reads confirming arrivals, each against
+//!   concurrency / latency in that phase's window (at most 100/(7x16) =
+//!   89% for 100 instances: 7 rounds of 16).
+//!
 //! Environment (defaults): LATENCY_MS (30), HOSTS (100), FAILED (20),
 //! PER_HOST (100), SMALL_PER_HOST (25, the memory comparison run; 0 skips
 //! it), EVACUATION_MS (200, accepted -> running elsewhere in the double),
@@ -93,6 +104,13 @@ fn one(per_host: u64) {
     let mut auth_url = String::new();
     out.read_line(&mut auth_url).unwrap();
     let mut ctl = child.stdin.take().unwrap();
+    let mut ask = |cmd: &str| -> Value {
+        writeln!(ctl, "{cmd}").unwrap();
+        ctl.flush().unwrap();
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        serde_json::from_str(line.trim()).unwrap_or(Value::Null)
+    };
 
     let cfg = CloudConfig {
         auth_url: Some(auth_url.trim().to_string()),
@@ -118,6 +136,14 @@ fn one(per_host: u64) {
         delay: Duration::ZERO,
     };
     let hosts: Vec<String> = (0..p.failed).map(|i| format!("compute-{i}")).collect();
+    // Which failed host each instance is on (to split the double's log by host).
+    let mut owner: std::collections::HashMap<String, usize> = Default::default();
+    for (k, h) in hosts.iter().enumerate() {
+        for srv in nova.servers_on_host(h).unwrap() {
+            owner.insert(srv.id, k);
+        }
+    }
+    ask("clear");
 
     // RSS sampler.
     let samples: Arc<Mutex<Vec<(f64, u64)>>> = Arc::new(Mutex::new(Vec::new()));
@@ -166,12 +192,23 @@ fn one(per_host: u64) {
     sampler.join().unwrap();
     let client_requests = session.stats().requests - requests_before;
 
-    writeln!(ctl, "stats").unwrap();
-    ctl.flush().unwrap();
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let server: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+    let server = ask("stats");
+    let timings = ask("timings");
+    drop(ask);
     drop(ctl);
+    // Per failed host: [posts, first POST start, last POST end, gets, first GET start, last GET end]
+    let mut phases = vec![[0f64, f64::MAX, 0f64, 0f64, f64::MAX, 0f64]; hosts.len()];
+    for t in timings.as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
+        let (m, path, st, en) = (t[0].as_str().unwrap_or(""), t[1].as_str().unwrap_or(""), t[2].as_f64().unwrap_or(0.0), t[3].as_f64().unwrap_or(0.0));
+        let mut parts = path.trim_end_matches('/').rsplit('/');
+        let (last, prev) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (id, base) = if m == "POST" && last == "action" { (prev, 0) } else if m == "GET" && prev == "servers" && last != "detail" { (last, 3) } else { continue };
+        let Some(&k) = owner.get(id) else { continue };
+        let ph = &mut phases[k];
+        ph[base] += 1.0;
+        ph[base + 1] = ph[base + 1].min(st);
+        ph[base + 2] = ph[base + 2].max(en);
+    }
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&state_dir);
 
@@ -192,6 +229,7 @@ fn one(per_host: u64) {
             "rss_samples": samples,
             "server": server,
             "hosts": ht,
+            "phases": phases,
         })
     );
 }
@@ -260,6 +298,7 @@ fn main() {
     row("peak RSS of the engine process (VmHWM, MiB)", format!("{:.1}", f(big, "vm_hwm_kb") / 1024.0));
     row("requests served (double log)", format!("{reqs:.0}"));
     row("requests sent (client count)", format!("{}", big["client_requests"]));
+    row("TCP connections opened (double)", format!("{}", server["connections"]));
     row("requests/s (all)", format!("{rps:.0}"));
     row("evacuate requests/s (whole run)", format!("{evac_rps:.0}"));
     row("mean requests in flight (server busy/wall)", format!("{:.1}", busy / wall));
@@ -273,6 +312,31 @@ fn main() {
         actions / limit
     };
     row("evacuate requests alone at the limit (s)", format!("{ideal:.2}"));
+    // The request phases, host by host: evacuate requests (and, after the
+    // fix, arrival reads) against what `concurrency` allows in their window.
+    let per_host_limit = p.concurrency as f64 / lat;
+    let mut post_ratios = Vec::new();
+    let mut get_ratios = Vec::new();
+    for ph in big["phases"].as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
+        let v: Vec<f64> = ph.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
+        if v[0] > 0.0 {
+            post_ratios.push(v[0] / (v[2] - v[1]) / per_host_limit);
+        }
+        if v[3] > 0.0 {
+            get_ratios.push(v[3] / (v[5] - v[4]) / per_host_limit);
+        }
+    }
+    let stat = |r: &mut Vec<f64>| -> String {
+        if r.is_empty() {
+            return "-".into();
+        }
+        r.sort_by(|a, b| a.total_cmp(b));
+        let mean = r.iter().sum::<f64>() / r.len() as f64;
+        format!("{:.0}% (min {:.0}%)", 100.0 * mean, 100.0 * r[0])
+    };
+    row("per-host limit = concurrency / latency", format!("{per_host_limit:.0}"));
+    row("RATIO evacuate phase (per host, mean)", stat(&mut post_ratios));
+    row("RATIO arrival reads (per host, mean)", stat(&mut get_ratios));
     println!();
     println!("request mix: {}", server["kinds"]);
     println!();
@@ -286,5 +350,23 @@ fn main() {
         );
     }
     println!();
+    println!("VmRSS over the run (MiB, at 0%, 10%, .. 100% of the wall time):");
+    for r in &runs {
+        let s: Vec<(f64, f64)> = r["rss_samples"].as_array().map(|a| a.iter().map(|x| (x[0].as_f64().unwrap_or(0.0), x[1].as_f64().unwrap_or(0.0) / 1024.0)).collect()).unwrap_or_default();
+        let (t_first, t_last) = (s.first().map_or(0.0, |x| x.0), s.last().map_or(0.0, |x| x.0));
+        let marks: Vec<String> = (0..=10)
+            .map(|k| {
+                let t = t_first + (t_last - t_first) * k as f64 / 10.0;
+                let v = s.iter().find(|x| x.0 >= t).map_or(0.0, |x| x.1);
+                format!("{v:.0}")
+            })
+            .collect();
+        println!("  {:>5} instances: {}", r["instances"].to_string(), marks.join(" "));
+    }
+    println!();
+    let firsts: Vec<f64> = big["phases"].as_array().map(|a| a.iter().filter_map(|ph| ph[1].as_f64()).collect()).unwrap_or_default();
+    let t_first_post = firsts.iter().cloned().fold(f64::MAX, f64::min);
+    let t_last_first = firsts.iter().cloned().fold(0.0, f64::max);
+    println!("first evacuate request of the last host to start: {:.2} s after the first one (host_concurrency waves)", t_last_first - t_first_post);
     println!("hosts (start..end s): {}", big["hosts"].as_array().map(|a| a.iter().map(|h| format!("{}:{:.1}..{:.1}", h[0].as_str().unwrap_or("?").trim_start_matches("compute-"), h[1].as_f64().unwrap_or(0.0), h[2].as_f64().unwrap_or(0.0))).collect::<Vec<_>>().join(" ")).unwrap_or_default());
 }

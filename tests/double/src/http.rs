@@ -70,6 +70,13 @@ struct Inner {
     slots: Slots,
 }
 
+impl HttpServer {
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.inner.next_id.load(Ordering::Relaxed)
+    }
+}
+
 pub struct HttpServer {
     inner: Arc<Inner>,
     port: u16,

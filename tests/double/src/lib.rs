@@ -526,6 +526,10 @@ impl Double {
         self.shared.lock().log.clear();
         self.shared.timings.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
+    /// TCP connections accepted so far (a keep-alive client reuses them).
+    pub fn connections_accepted(&self) -> u64 {
+        self.server.as_ref().map_or(0, |s| s.connections())
+    }
     /// When each request was served, in order of completion (capped at
     /// 200,000).
     pub fn request_timings(&self) -> Vec<RequestTiming> {

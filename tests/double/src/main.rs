@@ -1,8 +1,10 @@
 //! nova-double as a process, for shell scripts and benchmarks.
 //!
 //! Prints one line, the Keystone auth URL, then serves until killed (or,
-//! with --control-stdin, until stdin closes; the line "stats" on stdin
-//! prints one JSON line summarising the requests served so far).
+//! with --control-stdin, until stdin closes; then each line on stdin is a
+//! command answered with one JSON line: "stats" (a summary of the requests
+//! served so far), "timings" (every request with its start and end, in
+//! seconds), "clear" (forget them)).
 
 use nova_double::{Config, Double, ServerSpec};
 use std::io::{BufRead, Write};
@@ -106,6 +108,22 @@ fn main() {
                     println!("{}", stats(&double));
                     let _ = std::io::stdout().flush();
                 }
+                // Forget the requests served so far.
+                Ok("clear") => {
+                    double.clear_requests();
+                    println!("{{}}");
+                    let _ = std::io::stdout().flush();
+                }
+                // Every request served: [[method, path, start_s, end_s], ...]
+                Ok("timings") => {
+                    let t: Vec<String> = double
+                        .request_timings()
+                        .iter()
+                        .map(|r| format!("[{:?},{:?},{:.6},{:.6}]", r.method, r.path, r.start.as_secs_f64(), r.end.as_secs_f64()))
+                        .collect();
+                    println!("[{}]", t.join(","));
+                    let _ = std::io::stdout().flush();
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -164,7 +182,8 @@ fn stats(d: &Double) -> String {
     let window = if t.is_empty() { 0.0 } else { last - first };
     let kinds: Vec<String> = kinds.iter().map(|(k, v)| format!("{:?}:{v}", k)).collect();
     format!(
-        "{{\"requests\":{},\"window_s\":{window:.6},\"busy_s\":{busy:.6},\"peak_in_flight\":{peak},\"actions\":{ev_n},\"actions_window_s\":{:.6},\"kinds\":{{{}}}}}",
+        "{{\"connections\":{},\"requests\":{},\"window_s\":{window:.6},\"busy_s\":{busy:.6},\"peak_in_flight\":{peak},\"actions\":{ev_n},\"actions_window_s\":{:.6},\"kinds\":{{{}}}}}",
+        d.connections_accepted(),
         t.len(),
         if ev_n == 0 { 0.0 } else { ev_last - ev_first },
         kinds.join(",")

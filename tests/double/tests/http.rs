@@ -672,3 +672,55 @@ fn concurrent_requests_finish_in_about_one_latency() {
     assert!(took >= latency);
     assert!(took < latency * 4, "64 parallel requests took {took:?}");
 }
+
+/// Regression (tiny_http 0.12's TaskPool, see examples/tiny_http_stall.rs):
+/// a burst of keep-alive connections that all stay open is served, every
+/// one of them, and each serves several requests in order.
+#[test]
+fn a_burst_of_keep_alive_connections_is_served() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    let d = Double::start(Config::new());
+    let port = d.port();
+    let n = 24;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let socks: Vec<TcpStream> = (0..n)
+        .map(|_| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                b.wait();
+                TcpStream::connect(("127.0.0.1", port)).unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    for round in 0..3 {
+        for s in &socks {
+            (&*s).write_all(b"GET /identity/v3 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        }
+        for (i, s) in socks.iter().enumerate() {
+            // Liveness bound, not a timing: tiny_http never answered some.
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut r = BufReader::new(s);
+            let mut status = String::new();
+            r.read_line(&mut status).unwrap_or_else(|e| panic!("connection {i}, request {round}: no answer: {e}"));
+            assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+        }
+    }
+    assert_eq!(d.connections_accepted(), n as u64, "keep-alive: one connection per client");
+}
