@@ -69,8 +69,10 @@ elif [ -z "$DEB" ] && [ -f target/packages.txt ]; then
     RPM=$(sed -n 2p target/packages.txt)
 fi
 if [ -z "$PREPARE_ONLY" ]; then
-    [ -n "$DEB" ] && [ -f "$DEB" ] || fail "no .deb given and none in target/packages.txt: run packaging/build.sh first"
-    [ -n "$RPM" ] && [ -f "$RPM" ] || fail "no .rpm given and none in target/packages.txt: run packaging/build.sh first"
+    [ -n "$DEB" ] || fail "no .deb given and no target/packages.txt: run packaging/build.sh first"
+    [ -n "$RPM" ] || fail "no .rpm given and none in target/packages.txt: run packaging/build.sh first"
+    [ -f "$DEB" ] || fail "$DEB does not exist (run packaging/build.sh)"
+    [ -f "$RPM" ] || fail "$RPM does not exist (run packaging/build.sh)"
     DEB=$(realpath "$DEB")
     RPM=$(realpath "$RPM")
 fi
@@ -122,7 +124,9 @@ age_ok() { # dir: complete and younger than the limit
 
 mkdir -p "$CACHE"
 BASE=$CACHE/$SUITE-minbase
-PREPARED=$CACHE/$SUITE-cluster
+# Bump the suffix when the preparation below changes.
+PREPARED=$CACHE/$SUITE-cluster-v2
+rm -rf --one-file-system "$CACHE/$SUITE-cluster"
 
 # --- cached roots -------------------------------------------------------------
 if ! age_ok "$BASE"; then
@@ -144,7 +148,9 @@ if ! age_ok "$PREPARED" || [ "$PREPARED/.complete" -ot "$BASE/.complete" ]; then
     {
         in_root "$PREPARED.tmp" apt-get update -q &&
         in_root "$PREPARED.tmp" apt-get install -y -q $CLUSTER_PACKAGES &&
-        in_root "$PREPARED.tmp" apt-get clean
+        in_root "$PREPARED.tmp" apt-get clean &&
+        # Kept to reinstall fence-agents while we are installed (offline).
+        in_root "$PREPARED.tmp" sh -c 'cd /root && apt-get download -q fence-agents'
     } > "$CACHE/prepare.log" 2>&1 || { rm -rf --one-file-system "$PREPARED.tmp"; fail "installing $CLUSTER_PACKAGES failed; see $CACHE/prepare.log"; }
     mv "$PREPARED.tmp" "$PREPARED"
     touch "$PREPARED/.complete"
@@ -216,6 +222,17 @@ if echo "$agents" | grep -E "fence_(compute|evacuate)." ; then
 fi
 version=$(in_root "$ROOTFS" /usr/sbin/fence_compute -V) || fail "fence_compute -V failed"
 echo "    fence_compute -V: $version" >&2
+
+step "reinstalling fence-agents, then instance-ha, with the diversions in place"
+in_root "$ROOTFS" sh -c 'apt-get install -y -q --reinstall /root/fence-agents_*.deb' > "$CACHE/reinstall.log" 2>&1 \
+    || { cat "$CACHE/reinstall.log" >&2; fail "reinstalling fence-agents beside instance-ha failed"; }
+file -b "$ROOTFS/usr/sbin/fence_compute" | grep -q ELF || fail "reinstalling fence-agents overwrote our /usr/sbin/fence_compute"
+[ "$(sha256sum < "$ROOTFS/usr/lib/instance-ha/diverted/fence_compute")" = "$PY_COMPUTE_SUM" ] \
+    || fail "reinstalling fence-agents did not put its fence_compute in the diverted place"
+in_root "$ROOTFS" apt-get install -y -q --reinstall /tmp/instance-ha.deb >> "$CACHE/reinstall.log" 2>&1 \
+    || { cat "$CACHE/reinstall.log" >&2; fail "reinstalling (upgrading) instance-ha failed"; }
+[ "$(in_root "$ROOTFS" dpkg-divert --list | grep -c "by instance-ha")" = 6 ] || fail "not exactly 6 diversions after reinstalling instance-ha"
+file -b "$ROOTFS/usr/sbin/fence_compute" | grep -q ELF || fail "after reinstalling instance-ha /usr/sbin/fence_compute is not ours"
 
 step "apt-get remove instance-ha: the Python agents come back"
 in_root "$ROOTFS" apt-get remove -y -q instance-ha > "$CACHE/remove.log" 2>&1 || { cat "$CACHE/remove.log" >&2; fail "apt-get remove instance-ha failed"; }
