@@ -4,8 +4,8 @@
 #
 #   packaging/build.sh            # from anywhere in the repository
 #
-# Output: target/x86_64-unknown-linux-musl/debian/instance-ha_<v>_amd64.deb
-#         target/x86_64-unknown-linux-musl/generate-rpm/instance-ha-<v>.x86_64.rpm
+# Output: target/debian/instance-ha_<version>-1_amd64.deb
+#         target/x86_64-unknown-linux-musl/generate-rpm/instance-ha-<version>-1.x86_64.rpm
 # (both paths are printed at the end, and written to target/packages.txt).
 #
 # Needs: rustup, a C compiler for musl (ring compiles C: apt-get install
@@ -82,7 +82,8 @@ DEB=$(cargo deb --no-build --no-strip --target "$TARGET" --profile "$PROFILE" 2>
 [ -f "$DEB" ] || die "cargo deb did not report a package (got: $DEB)"
 
 step "cargo generate-rpm"
-cargo generate-rpm --target "$TARGET" --profile "$PROFILE"
+# xz payload: readable by every rpm still around (RHEL 7's 4.11 has no zstd).
+cargo generate-rpm --target "$TARGET" --profile "$PROFILE" --payload-compress xz
 RPM=$(ls -t "target/$TARGET/generate-rpm/"instance-ha-*.rpm | head -n 1)
 [ -f "$RPM" ] || die "cargo generate-rpm produced no package"
 
