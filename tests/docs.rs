@@ -15,7 +15,10 @@ fn generated_docs_are_up_to_date() {
             Ok(current) if current == text => {}
             Ok(current) => {
                 let line = current.lines().zip(text.lines()).position(|(a, b)| a != b).map(|i| i + 1);
-                stale.push(format!("{rel} differs (first at line {})", line.map_or("end".to_string(), |l| l.to_string())));
+                stale.push(format!(
+                    "{rel} differs (first at line {})",
+                    line.map_or("end".to_string(), |l| l.to_string())
+                ));
             }
             Err(e) => stale.push(format!("{rel}: {e}")),
         }
@@ -66,7 +69,12 @@ fn every_agent_and_parameter_is_documented() {
         let man = &files.iter().find(|(p, _)| p.ends_with(&a.man_file)).expect("man page").1;
         for p in a.table {
             assert!(md.contains(&format!("| `{}` |", p.name)), "{}: {} not in parameters.md", a.name, p.name);
-            assert!(man.contains(&format!("\\fB{}\\fR", p.name.replace('-', "\\-"))), "{}: {} not in its man page", a.name, p.name);
+            assert!(
+                man.contains(&format!("\\fB{}\\fR", p.name.replace('-', "\\-"))),
+                "{}: {} not in its man page",
+                a.name,
+                p.name
+            );
         }
     }
 }
