@@ -46,7 +46,8 @@ hf() {
 rss() {
   local max=0 v
   for _ in 1 2 3 4 5; do
-    v=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -f '%M' -o "$OUT/rss.tmp" "$@" >/dev/null 2>&1 || true
+    v=$(tail -1 "$OUT/rss.tmp")
     [ "${v:-0}" -gt "$max" ] && max=$v
   done
   echo "$max"
@@ -57,6 +58,7 @@ read -r om omin < <(hf ours-metadata "$OURS -o metadata")
 read -r pm pmin < <(hf py-metadata "env PYTHONPATH=$SHIM $PY -o metadata")
 read -r on onmin < <(hf ours-monitor "$OURS -o monitor ${ARGS[*]}")
 read -r pn pnmin < <(hf py-monitor "env PYTHONPATH=$SHIM $PY -o monitor ${ARGS[*]}")
+read -r onc onncmin < <(hf ours-monitor-nocache "$OURS -o monitor --token-cache=false ${ARGS[*]}")
 ro_m=$(rss "$OURS" -o metadata); rp_m=$(rss env PYTHONPATH="$SHIM" "$PY" -o metadata)
 ro_n=$(rss "$OURS" -o monitor "${ARGS[@]}"); rp_n=$(rss env PYTHONPATH="$SHIM" "$PY" -o monitor "${ARGS[@]}")
 
@@ -82,6 +84,7 @@ printf '%-34s %11s ms %11s ms %10s\n' "metadata: mean wall time" "$om" "$pm" "$(
 printf '%-34s %11s ms %11s ms %10s\n' "metadata: min wall time" "$omin" "$pmin" "$(ratio "$pmin" "$omin")"
 printf '%-34s %11s ms %11s ms %10s\n' "monitor: mean wall time" "$on" "$pn" "$(ratio "$pn" "$on")"
 printf '%-34s %11s ms %11s ms %10s\n' "monitor: min wall time" "$onmin" "$pnmin" "$(ratio "$pnmin" "$onmin")"
+printf '%-34s %11s ms %11s ms %10s\n' "monitor, no token cache: mean" "$onc" "$pn" "$(ratio "$pn" "$onc")"
 printf '%-34s %14s %14s %10s\n' "metadata: peak RSS" "$(mb "$ro_m")" "$(mb "$rp_m")" "$(ratio "$rp_m" "$ro_m")"
 printf '%-34s %14s %14s %10s\n' "monitor: peak RSS" "$(mb "$ro_n")" "$(mb "$rp_n")" "$(ratio "$rp_n" "$ro_n")"
 echo

@@ -270,3 +270,24 @@ fn expired_token_is_renewed() {
     lab.double.revoke_tokens();
     lab.fence("status", "compute-0", "").code(0);
 }
+
+#[test]
+fn regression_a_cached_token_does_not_hide_a_wrong_password() {
+    let lab = Lab::default();
+    let cache = crate::util::TempDir::new("tokens");
+    let run = |pw: &str| {
+        Run::agent("fence_compute")
+            .stdin(format!(
+                "action=monitor\nauth_url={}\nlogin={}\npasswd={pw}\ntenant_name={}\nendpoint_type=public\n",
+                lab.double.auth_url(),
+                lab.double.username(),
+                lab.double.project()
+            ))
+            .env("IHA_TOKEN_CACHE_DIR", cache.path().join("t"))
+            .path_first(lab.dir.path())
+            .run()
+    };
+    run(&lab.double.password()).code(0);
+    assert!(std::fs::read_dir(cache.path().join("t")).unwrap().count() >= 1, "token cached");
+    run("not-the-password").code(1).stderr_has("authentication failed");
+}

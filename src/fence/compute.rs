@@ -24,7 +24,7 @@ use super::{Action, FenceAgent, Power, Request};
 use crate::cloud_params::{self, *};
 use crate::error::{Error, Result};
 use crate::hostmap;
-use crate::openstack::{Migration, MigrationFilter, Nova, Service, ServiceUpdate, Session};
+use crate::openstack::{Migration, MigrationFilter, Nova, Service, ServiceUpdate};
 use crate::pacemaker::attrd;
 use crate::params::{Kind, Param};
 use crate::state::{Marker, Phase};
@@ -66,6 +66,7 @@ static TABLE: &[Param] = &[
     APP_CRED_SECRET,
     CONNECT_TIMEOUT,
     API_TIMEOUT,
+    TOKEN_CACHE,
     EVACUATION_WAIT,
     QUIET,
     VERBOSE,
@@ -108,9 +109,7 @@ struct Target {
 }
 
 fn connect(req: &Request) -> Result<Nova> {
-    let cfg = cloud_params::cloud_config(&req.values, |k| std::env::var(k).ok())?;
-    let session = Arc::new(Session::new(cfg)?);
-    Ok(Nova::new(session))
+    Ok(Nova::new(Arc::new(cloud_params::session(&req.values)?)))
 }
 
 fn target(req: &Request) -> Result<Target> {

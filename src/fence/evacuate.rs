@@ -15,7 +15,7 @@ use crate::engine::params::*;
 use crate::engine::{host, run::Event};
 use crate::error::{Error, Result};
 use crate::hostmap;
-use crate::openstack::{Glance, Nova, Session};
+use crate::openstack::{Glance, Nova};
 use crate::params::Param;
 
 static TABLE: &[Param] = &[
@@ -45,6 +45,7 @@ static TABLE: &[Param] = &[
     APP_CRED_SECRET,
     CONNECT_TIMEOUT,
     API_TIMEOUT,
+    TOKEN_CACHE,
     EVACUATE_POLICY,
     ERROR_INSTANCES,
     COMPLETION,
@@ -84,8 +85,7 @@ static ACTIONS: &[(Action, bool)] = &[
 pub struct FenceEvacuate;
 
 fn connect(req: &Request) -> Result<(Nova, Glance)> {
-    let cfg = cloud_params::cloud_config(&req.values, |k| std::env::var(k).ok())?;
-    let session = Arc::new(Session::new(cfg)?);
+    let session = Arc::new(cloud_params::session(&req.values)?);
     Ok((Nova::new(session.clone()), Glance::new(session)))
 }
 

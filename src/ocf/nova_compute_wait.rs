@@ -24,7 +24,7 @@ use crate::error::Result;
 use crate::fence::common::NO_SHARED_STORAGE;
 use crate::fence::compute::{bring_back, compute_state, evacuation_open, ComputeState};
 use crate::hostmap;
-use crate::openstack::{Nova, Session};
+use crate::openstack::Nova;
 use crate::params::{Kind, Param};
 
 pub const EVACUATION_DELAY: Param = Param {
@@ -35,13 +35,6 @@ pub const EVACUATION_DELAY: Param = Param {
     ..Param::new("evacuation_delay", "Extra delay before nova-compute may start")
 };
 pub const VERBOSE: Param = Param { long: Some("verbose"), kind: Kind::Bool, default: Some("false"), ..Param::new("verbose", "Debug logging") };
-pub const TOKEN_CACHE: Param = Param {
-    long: Some("token-cache"),
-    kind: Kind::Bool,
-    default: Some("true"),
-    longdesc: "Keep the Keystone token between monitors in a root-only file under HA_RSCTMP, so a monitor costs one Nova request instead of two.",
-    ..Param::new("token_cache", "Reuse the Keystone token between monitors")
-};
 
 static TABLE: &[Param] = &[
     AUTH_URL,
@@ -89,12 +82,7 @@ fn started_file(ctx: &Context) -> PathBuf {
 }
 
 fn nova(ctx: &Context) -> Result<Nova> {
-    let cfg = cloud_params::cloud_config(&ctx.values, |k| std::env::var(k).ok())?;
-    let mut session = Session::new(cfg)?;
-    if ctx.values.flag("token_cache")? {
-        session = session.with_token_cache(ctx.rsc_tmp.join("instance-ha-tokens"));
-    }
-    Ok(Nova::new(Arc::new(session)))
+    Ok(Nova::new(Arc::new(cloud_params::session(&ctx.values)?)))
 }
 
 /// This node's Nova host name.

@@ -1032,7 +1032,17 @@ fn fnv1a(s: &str) -> u64 {
 
 impl TokenCache {
     fn new(dir: PathBuf, config: &CloudConfig) -> TokenCache {
-        let key = config.identity_key();
+        // A fingerprint of the secret belongs to the key: after a password
+        // change (right or wrong) the cached token of the old one must not
+        // make the agent look healthy. The fingerprint is not the secret,
+        // and the file is root-only and holds a token anyway.
+        let secret = config
+            .password
+            .as_ref()
+            .or(config.application_credential_secret.as_ref())
+            .map(|s| format!("{:016x}", fnv1a(&format!("instance-ha token cache/{}", s.expose()))))
+            .unwrap_or_default();
+        let key = format!("{}|secret:{secret}", config.identity_key());
         let file = dir.join(format!("token-{:016x}.json", fnv1a(&key)));
         TokenCache { dir, file, key }
     }
