@@ -81,24 +81,42 @@ fn facility_from_name(name: &str) -> Option<Facility> {
 }
 
 impl LogConfig {
-    /// OCF conventions: `HA_LOGFACILITY` (default daemon; `none` or empty
-    /// disables syslog), `HA_LOGFILE`, `HA_DEBUGLOG`, `HA_debug`.
+    /// OCF conventions, as ocf-shellfuncs' `ha_log`: syslog only when
+    /// `HA_LOGFACILITY` names a facility (`none` or unset: no syslog),
+    /// `HA_LOGFILE`, `HA_DEBUGLOG`, `HA_debug`; and when neither syslog nor
+    /// a log file is configured, stderr, which pacemaker-execd records in
+    /// pacemaker.log (that is where shell agents' lines end up without a
+    /// syslog daemon). On a terminal, stderr too.
     pub fn from_env(tag: &str, env: impl Fn(&str) -> Option<String>) -> LogConfig {
         let facility = match env("HA_LOGFACILITY") {
-            None => Some(Facility::LOG_DAEMON),
+            None => None,
             Some(f) if f.is_empty() || f == "none" => None,
             Some(f) => facility_from_name(&f).or(Some(Facility::LOG_DAEMON)),
         };
         let path = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         let debug = env("HA_debug").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"));
+        let logfile = path("HA_LOGFILE");
+        let nowhere = facility.is_none() && logfile.is_none();
         LogConfig {
             tag: tag.to_string(),
             facility,
-            logfile: path("HA_LOGFILE"),
+            logfile,
             debuglog: path("HA_DEBUGLOG"),
-            stderr: if std::io::stderr().is_terminal() { Some(Level::Info) } else { None },
+            stderr: if nowhere || std::io::stderr().is_terminal() { Some(Level::Info) } else { None },
             debug,
         }
+    }
+
+    /// A process whose stderr goes nowhere (the NovaEvacuate helper) and
+    /// that has no syslog facility or log file configured writes to
+    /// Pacemaker's own log (`HA_logfile`/`PCMK_logfile`, which Pacemaker
+    /// exports to every agent), where the agent's other lines are.
+    pub fn detached(mut self, env: impl Fn(&str) -> Option<String>) -> LogConfig {
+        if self.facility.is_none() && self.logfile.is_none() {
+            self.logfile = env("HA_logfile").or_else(|| env("PCMK_logfile")).filter(|v| !v.is_empty() && v != "none").map(PathBuf::from);
+        }
+        self.stderr = None;
+        self
     }
 }
 
@@ -243,6 +261,12 @@ mod tests {
         assert!(c.debug);
         let c = LogConfig::from_env("t", |k| (k == "HA_LOGFACILITY").then(|| "none".to_string()));
         assert_eq!(c.facility, None);
+        assert_eq!(c.stderr, Some(Level::Info), "no syslog, no file: stderr, as ocf-shellfuncs");
+        let c = LogConfig::from_env("t", |_| None);
+        assert_eq!(c.facility, None, "unset: no syslog");
+        let d = c.detached(|k| (k == "HA_logfile").then(|| "/var/log/pacemaker/pacemaker.log".to_string()));
+        assert_eq!(d.logfile, Some(PathBuf::from("/var/log/pacemaker/pacemaker.log")));
+        assert_eq!(d.stderr, None);
     }
 
     #[test]

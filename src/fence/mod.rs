@@ -161,7 +161,12 @@ pub fn parse(table: &'static [Param], args: &[String], stdin: impl FnOnce() -> S
 /// quiet, syslog, `debug_file`, more detail with `verbose`.
 fn setup_logging(agent: &dyn FenceAgent, req: Option<&Request>) {
     let mut cfg = LogConfig::from_env(agent.name(), |k| std::env::var(k).ok());
-    cfg.stderr = Some(Level::Warn);
+    // fencing.py logs to syslog; pacemaker-fenced records an agent's stderr
+    // in pacemaker.log, so every event line goes there too (one line each).
+    if cfg.facility.is_none() && std::env::var("HA_LOGFACILITY").map_or(true, |f| f != "none") {
+        cfg.facility = Some(nix::syslog::Facility::LOG_DAEMON);
+    }
+    cfg.stderr = Some(Level::Info);
     if let Some(req) = req {
         let verbose = req.values.flag("verbose").unwrap_or(false)
             || req.values.verbose_count > 0

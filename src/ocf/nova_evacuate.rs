@@ -273,8 +273,8 @@ fn run_daemon() -> i32 {
         Err(_) => return 1,
     };
     let tag = format!("NovaEvacuate({})", ctx.instance);
-    let mut cfg = crate::log::LogConfig::from_env(&tag, |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
-    cfg.stderr = None;
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut cfg = crate::log::LogConfig::from_env(&tag, get).detached(get);
     cfg.debug = ctx.values.flag("verbose").unwrap_or(false);
     crate::log::init(cfg);
     install_sigterm();
