@@ -157,12 +157,11 @@ pub fn one_line(msg: &str) -> String {
     s.trim().to_string()
 }
 
-/// `2026/11/21_20:47:27` in local time, as ocf-shellfuncs' `hadate`.
+/// `2026/11/21_20:47:27.123` in local time: ocf-shellfuncs' `hadate`
+/// with milliseconds (reaction times are sub-second).
 pub fn hadate() -> String {
-    let now = nix::libc::time_t::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    )
-    .unwrap_or(0);
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = nix::libc::time_t::try_from(d.as_secs()).unwrap_or(0);
     // SAFETY: localtime_r writes only into the tm we pass.
     let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !nix::libc::localtime_r(&now, &mut tm).is_null() };
@@ -170,13 +169,14 @@ pub fn hadate() -> String {
         return now.to_string();
     }
     format!(
-        "{:04}/{:02}/{:02}_{:02}:{:02}:{:02}",
+        "{:04}/{:02}/{:02}_{:02}:{:02}:{:02}.{:03}",
         tm.tm_year + 1900,
         tm.tm_mon + 1,
         tm.tm_mday,
         tm.tm_hour,
         tm.tm_min,
-        tm.tm_sec
+        tm.tm_sec,
+        d.subsec_millis()
     )
 }
 
@@ -199,7 +199,13 @@ pub fn emit(level: Level, args: fmt::Arguments<'_>) {
     let cfg = &l.cfg;
     if let Some(max) = cfg.stderr {
         if level <= max {
-            eprintln!("{}: {}", level.label(), msg);
+            // Pacemaker records this stream with its own (later) time stamp:
+            // ours says when it happened. On a terminal, just the message.
+            if std::io::stderr().is_terminal() {
+                eprintln!("{}: {}", level.label(), msg);
+            } else {
+                eprintln!("{} {}: {}", hadate(), level.label(), msg);
+            }
         }
     }
     let wanted = level < Level::Debug || cfg.debug;
@@ -272,7 +278,7 @@ mod tests {
     #[test]
     fn hadate_shape() {
         let d = hadate();
-        assert_eq!(d.len(), 19, "{d}");
+        assert_eq!(d.len(), 23, "{d}");
         assert_eq!(&d[4..5], "/");
         assert_eq!(&d[10..11], "_");
     }

@@ -110,7 +110,7 @@ impl Output {
     }
     /// Exactly one `ERROR:` or `ocf-exit-reason:` line: one clear message.
     pub fn one_error_line(&self) -> &Output {
-        let n = self.stderr.lines().filter(|l| l.starts_with("ERROR:") || l.starts_with("ocf-exit-reason:")).count();
+        let n = self.stderr.lines().filter(|l| l.starts_with("ERROR:") || l.contains(" ERROR: ") || l.starts_with("ocf-exit-reason:")).count();
         assert!(n >= 1, "{}: no error line\nstderr:\n{}", self.label, self.stderr);
         assert!(!self.stderr.contains("panicked"), "{}: panic\n{}", self.label, self.stderr);
         self

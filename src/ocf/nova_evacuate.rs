@@ -402,15 +402,20 @@ impl Helper {
     }
 
     /// Has the cluster fenced the node behind Nova host `host` since `since`?
+    /// Pacemaker keeps fencing history under the target name it was asked
+    /// to fence: the cluster node's name, which may be the Nova host name,
+    /// its short form, or a remote node whose name maps to it.
     fn fenced(&mut self, host: &str, since: u64) -> std::result::Result<bool, String> {
-        let nodes = cluster::nodes().map_err(|e| e.to_string())?;
-        let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-        let node = match hostmap::resolve(host, &names, None) {
-            Ok(n) => n,
-            Err(_) => return Err(format!("no cluster node matches Nova host {host}")),
-        };
-        let history = cluster::fence_history(Some(&node)).map_err(|e| e.to_string())?;
-        Ok(cluster::last_fenced(&history, &node).is_some_and(|t| t + 300 >= since))
+        let mut names = vec![host.to_string(), hostmap::short(host).to_string()];
+        if let Ok(nodes) = cluster::nodes() {
+            let list: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+            if let Ok(n) = hostmap::resolve(host, &list, None) {
+                names.push(n);
+            }
+        }
+        names.dedup();
+        let history = cluster::fence_history(None).map_err(|e| e.to_string())?;
+        Ok(names.iter().any(|n| cluster::last_fenced(&history, n).is_some_and(|t| t + 300 >= since)))
     }
 
     fn reap(&mut self) {
