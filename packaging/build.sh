@@ -63,6 +63,10 @@ step "checking generated docs (cargo run --example gen-docs -- --check)"
 cargo run -q --example gen-docs -- --check >/dev/null \
     || die "generated docs are stale: run 'cargo run --example gen-docs' and commit"
 
+VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+head -n 1 packaging/deb/changelog | grep -q "^instance-ha ($VERSION-1)" \
+    || die "packaging/deb/changelog's top entry is not $VERSION-1: add an entry for this version"
+
 # --- binaries -------------------------------------------------------------
 step "cargo build --profile $PROFILE --target $TARGET --bins"
 cargo build --locked --profile "$PROFILE" --target "$TARGET" --bins

@@ -243,6 +243,20 @@ if in_root "$ROOTFS" dpkg-divert --list | grep -q "by instance-ha"; then
 fi
 [ ! -e "$ROOTFS/usr/lib/instance-ha" ] || fail "/usr/lib/instance-ha left after removal"
 
+step "without fence-agents: install, check, purge"
+in_root "$ROOTFS" apt-get purge -y -q fence-agents > "$CACHE/plain.log" 2>&1 || { cat "$CACHE/plain.log" >&2; fail "apt-get purge fence-agents failed"; }
+in_root "$ROOTFS" apt-get install -y -q /tmp/instance-ha.deb >> "$CACHE/plain.log" 2>&1 \
+    || { cat "$CACHE/plain.log" >&2; fail "apt-get install ./instance-ha.deb without fence-agents failed"; }
+file -b "$ROOTFS/usr/sbin/fence_compute" | grep -q ELF || fail "without fence-agents, /usr/sbin/fence_compute is not ours"
+describe evacuation_wait -- pcs stonith describe fence_compute
+in_root "$ROOTFS" apt-get purge -y -q instance-ha >> "$CACHE/plain.log" 2>&1 || { cat "$CACHE/plain.log" >&2; fail "apt-get purge instance-ha failed"; }
+for p in $BINARIES /usr/lib/instance-ha; do
+    [ ! -e "$ROOTFS$p" ] || fail "$p left after purging instance-ha"
+done
+if in_root "$ROOTFS" dpkg-divert --list | grep -q "by instance-ha"; then
+    fail "diversions left after purging instance-ha"
+fi
+
 # --- the .rpm -----------------------------------------------------------------------
 step "rpm -qpl $(basename "$RPM")"
 rpm_paths=$(rpm -qpl "$RPM" 2>/dev/null | sort)
