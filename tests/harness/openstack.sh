@@ -448,7 +448,7 @@ down() {
     stop_wave "${w1[@]}"
     stop_wave rabbitmq mariadb
     stop_wave epmd
-    rm -f "$OSR"/*.where "$OSR/compute-in-nodes"
+    rm -f "$OSR"/*.where "$OSR/compute-in-nodes" "$OSR/nova-compute-by-pacemaker"
   fi
   if [ "${WIPE:-0}" = 1 ]; then rm -rf "${OSD:?}" "${OSR:?}"; log "wiped $OSD"; fi
   log "OpenStack lab down"

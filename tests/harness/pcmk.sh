@@ -25,10 +25,12 @@
 #   pcmk.sh power-off NODE       SIGKILL EVERY process of the node (pacemaker daemons,
 #                                the node's nova-compute, agents...) and mark it off
 #   pcmk.sh power-on NODE        start its daemons again, and its nova-compute when the
-#                                OpenStack lab runs computes in the nodes (openstack.sh)
+#                                OpenStack lab runs computes in the nodes (openstack.sh),
+#                                unless Pacemaker manages it (/run/iha-lab/os/nova-compute-by-pacemaker)
 #   pcmk.sh power-status NODE    prints on/off; exit 0 = on, 2 = off
 #   pcmk.sh status               what runs
-#   pcmk.sh install-agents       install the lab fence agent /usr/sbin/fence_iha_lab
+#   pcmk.sh install-agents       install the lab fence agent /usr/sbin/fence_iha_lab and the
+#                                lab OCF agent ocf:iha-lab:nova-compute
 #
 # Bookkeeping: pid files under /run/iha-lab/pcmk, per-node state (CIB, logs)
 # under /var/lib/iha-lab/pcmk/<node>/ (logs: .../var/log/pacemaker/pacemaker.log).
@@ -159,8 +161,13 @@ install_agents() {
   sed -e "s|@IHA_HARNESS@|$IHA_HARNESS|; s|@IHA_RUN@|$IHA_RUN|; s|@IHA_STATE@|$IHA_STATE|" \
     "$IHA_HARNESS/fence_iha_lab" >"$tmp"
   cmp -s "$tmp" /usr/sbin/fence_iha_lab || atomic_install "$tmp" /usr/sbin/fence_iha_lab
+  # ocf:iha-lab:nova-compute: the lab's nova-compute as a Pacemaker resource
+  install -d -m 0755 /usr/lib/ocf/resource.d/iha-lab
+  sed -e "s|@IHA_HARNESS@|$IHA_HARNESS|; s|@IHA_RUN@|$IHA_RUN|" "$IHA_HARNESS/agents/nova-compute-lab" >"$tmp"
+  cmp -s "$tmp" /usr/lib/ocf/resource.d/iha-lab/nova-compute ||
+    atomic_install "$tmp" /usr/lib/ocf/resource.d/iha-lab/nova-compute
   rm -f "$tmp"
-  log "installed /usr/sbin/fence_iha_lab"
+  log "installed /usr/sbin/fence_iha_lab, /usr/lib/ocf/resource.d/iha-lab/nova-compute"
 }
 
 # ---- single-node lab ---------------------------------------------------------------
@@ -258,8 +265,13 @@ power_on() {     # NODE
   node_holder "$n" >/dev/null
   rm -f "$IHA_PCMK_RUN/nodes/$n/powered-off"
   node_start "$n"
-  # the OpenStack lab records which computes live in lab nodes
-  if [ -f "$IHA_RUN/os/nova-compute-$n.where" ] && [ "$(cat "$IHA_RUN/os/nova-compute-$n.where")" = node ]; then
+  # the OpenStack lab records which computes live in lab nodes; when
+  # Pacemaker manages nova-compute (ocf:iha-lab:nova-compute, marked by
+  # $IHA_RUN/os/nova-compute-by-pacemaker), power-on only boots the "OS":
+  # Pacemaker starts nova-compute (after nova-compute-wait lets it)
+  if [ -f "$IHA_RUN/os/nova-compute-by-pacemaker" ]; then
+    log "$n: nova-compute is managed by Pacemaker: not starting it"
+  elif [ -f "$IHA_RUN/os/nova-compute-$n.where" ] && [ "$(cat "$IHA_RUN/os/nova-compute-$n.where")" = node ]; then
     # a cloud problem must not turn into a failed power-on (= failed fencing)
     "$IHA_HARNESS/openstack.sh" compute-start "$n" || log "warning: nova-compute of $n did not start"
   fi
