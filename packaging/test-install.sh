@@ -83,6 +83,7 @@ EXPECTED_PATHS="/usr/bin/instance-ha
 /usr/lib/ocf/resource.d/openstack/nova-compute-wait
 /usr/sbin/fence_compute
 /usr/sbin/fence_evacuate
+/usr/share/doc/instance-ha/operator-guide.md
 /usr/share/doc/instance-ha/packaging.md
 /usr/share/doc/instance-ha/parameters.md
 /usr/share/man/man8/fence_compute.8
