@@ -267,10 +267,14 @@ if [ "$rpm_paths" != "$(echo "$EXPECTED_PATHS" | sort)" ]; then
 fi
 requires=$(rpm -qp --requires "$RPM" 2>/dev/null)
 echo "$requires" | grep -q "^pacemaker-cli" || fail "the rpm does not require pacemaker-cli: $requires"
+if [ "$(echo "$requires" | grep -v '^rpmlib(')" != pacemaker-cli ]; then
+    fail "the rpm requires more than pacemaker-cli: $requires"
+fi
 if echo "$requires" | grep -Eq "libc\.so|GLIBC"; then
     fail "the rpm requires glibc symbols (binaries not static?): $requires"
 fi
 rpm -qp --conflicts "$RPM" 2>/dev/null | grep -q "^fence-agents-compute" || fail "the rpm does not conflict with fence-agents-compute"
+rpm -qp --conflicts "$RPM" 2>/dev/null | grep -q "^openstack-resource-agents" || fail "the rpm does not conflict with openstack-resource-agents"
 rpm -qp --provides "$RPM" 2>/dev/null | grep -q "^fence-agents-compute" || fail "the rpm does not provide fence-agents-compute"
 case "$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$RPM" 2>/dev/null)" in
     zstd|xz) ;;
