@@ -128,9 +128,19 @@ note "Lines starting with '|' are the agents' own log lines (pacemaker.log on th
 ACCESS=$IHA_STATE/os/log/nova-api-access.log
 OFF=$(stat -c %s "$ACCESS")
 # the agents' log lines, live, from the controllers' pacemaker.log
-( tail -q -n0 -F "$IHA_PCMK_STATE"/ctl{1,2}/var/log/pacemaker/pacemaker.log 2>/dev/null |
-    grep --line-buffered -E "(NovaEvacuate|fence_compute|nova-compute-wait).*(evacuat|fenced|forced|back in service|holding|attrd|arrived|ACTIVE|SHUTOFF|helper)" |
-    sed -u -E 's/^.*(NovaEvacuate|fence_compute|nova-compute-wait)[^:]*:[[:space:]]*[0-9/_:]* /      | \1: /' ) &
+( tail -q -n0 -F "$IHA_PCMK_STATE"/{ctl1,ctl2,compute-0,compute-1}/var/log/pacemaker/pacemaker.log 2>/dev/null |
+    "$PY" -u -c '
+import re, sys
+seen = set()
+for line in sys.stdin:
+    a = re.search(r"(NovaEvacuate|fence_compute|nova-compute-wait)", line)
+    m = re.search(r"(INFO|WARNING|ERROR): (.*?)\s*\]?\s*$", line)
+    if not a or not m or not re.search(r"evacuat|fenced|forced|service|holding|attrd|arrived|ACTIVE|SHUTOFF|helper|waiting", m.group(2)):
+        continue
+    text = f"      | {a.group(1)}: {m.group(2)}"
+    if text not in seen:   # the same line can reach two logs (stderr + file)
+        seen.add(text); print(text, flush=True)
+' ) &
 LOGTAIL=$!
 T0=$(date +%s.%N)
 echo "      $(date +%T) power-off $VICTIM"

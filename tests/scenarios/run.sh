@@ -114,7 +114,7 @@ for m in re.finditer(r'<fence_event ([^>]*)>', sys.stdin.read()):
     c=a.get('completed','').split('.')[0].replace('Z','')
     if a.get('status')=='success' and a.get('action') in ('off','reboot') and c and \
        datetime.datetime.fromisoformat(c).replace(tzinfo=datetime.timezone.utc).timestamp() >= t-2: ok=1
-print(a if False else ok); sys.exit(0 if ok else 1)" "$2"
+print(ok); sys.exit(0 if ok else 1)" "$2"
 }
 wait_fenced() {   # HOST EPOCH TIMEOUT
   local i
