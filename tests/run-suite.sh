@@ -11,13 +11,15 @@
 #   single  real Pacemaker (one node, stonith on) + real Nova: fence_compute,
 #           fence_evacuate and the engine against the real services
 #   multi   real cluster with pacemaker_remote compute nodes (issue scenarios)
+#   package static musl build, .deb and .rpm, installed into a clean Debian
+#           root (debootstrap): pcs describes our agents from the package
 #
 # Labs are torn down on exit, whatever happened. Each stage's cargo output is
 # kept under target/suite/; the last line sums every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-STAGES=${SUITE_STAGES:-deps fast single multi}
+STAGES=${SUITE_STAGES:-deps fast single multi package}
 LOGDIR=$ROOT/target/suite
 mkdir -p "$LOGDIR"
 : >"$LOGDIR/results"
@@ -99,6 +101,16 @@ if want multi; then
     bash tests/scenarios/run.sh || rc=1
   else
     echo "no scenario runner yet"
+  fi
+fi
+
+if want package; then
+  step "package: build .deb/.rpm and install into a clean Debian root"
+  if bash packaging/build.sh && bash packaging/test-install.sh; then
+    echo "test result: ok. 1 passed; 0 failed (package)" >>"$LOGDIR/results"
+  else
+    echo "test result: FAILED. 0 passed; 1 failed (package)" >>"$LOGDIR/results"
+    rc=1
   fi
 fi
 

@@ -11,8 +11,19 @@ use crate::lab::*;
 
 const FENCE_RNG: &str = "/usr/share/cluster/relaxng/metadata.rng";
 
-fn ensure_devices() {
+pub fn ensure_devices() {
     sh("pcs property set stonith-enabled=true");
+    // fence-nova provides unfencing: without this default every node,
+    // controllers included, would have to be unfenced before any resource
+    // starts there (Red Hat's recipe; only compute-unfence-trigger requires
+    // unfencing).
+    sh("pcs resource defaults update requires=fencing >/dev/null 2>&1 || pcs resource defaults requires=fencing");
+    // Every node needs a device that can unfence it once fence-nova
+    // provides unfencing: controllers have their power fencing (here a
+    // dummy), or nothing starts on them.
+    if run("stonith_admin -L | grep -q power-node1").0 != 0 {
+        sh("mkdir -p /run/iha-test && pcs stonith create power-node1 fence_dummy type=file status_file=/run/iha-test/power-node1 pcmk_host_list=node1 --force");
+    }
     let creds = pcs_creds();
     let (code, _, _, _) = run("stonith_admin -L | grep -q fence-nova");
     if code != 0 {
@@ -44,14 +55,14 @@ fn evacuate_with_fence_evacuate(host: &str) {
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!("printf '%s' \"$IN\" | /usr/sbin/fence_evacuate"))
-        .env("IN", format!("action=off\nport={host}\n{}", fence_creds()))
+        .env("IN", format!("action=off\nport={host}\nevacuate_policy=all\n{}", fence_creds()))
         .output()
         .unwrap();
     assert!(out.status.success(), "fence_evacuate -o off {host} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     sh(&format!("attrd_updater -p -n evacuate -N {host} -U no"));
 }
 
-fn fence_compute_on(host: &str) -> (i32, String) {
+pub fn fence_compute_on(host: &str) -> (i32, String) {
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg("printf '%s' \"$IN\" | /usr/sbin/fence_compute")
@@ -112,7 +123,7 @@ fn unfencing_right_after_an_evacuation_returns_promptly_and_records_recovering()
     ensure_devices();
     let (nova, _) = clients();
     let host = "compute-1";
-    harness("openstack.sh", &format!("boot 3 {host}"));
+    boot(3, host);
     harness("openstack.sh", &format!("compute-kill {host}"));
     sh(&format!("stonith_admin --fence {host} --timeout 90"));
     assert!(service(&nova, host).forced_down);

@@ -102,3 +102,14 @@ pub fn wait_compute_up(nova: &Nova, host: &str) {
 pub fn pacemaker_log() -> String {
     std::fs::read_to_string("/var/log/pacemaker/pacemaker.log").unwrap_or_default()
 }
+
+/// Boot `n` servers on `host`; one retry, because a host just put back in
+/// service can refuse for a moment (placement's COMPUTE_STATUS_DISABLED
+/// trait is cleared asynchronously after the service is enabled).
+pub fn boot(n: usize, host: &str) {
+    let cmd = format!("{}/tests/harness/openstack.sh boot {n} {host}", repo().display());
+    if run(&cmd).0 != 0 {
+        std::thread::sleep(Duration::from_secs(15));
+        sh(&cmd);
+    }
+}

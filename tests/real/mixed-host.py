@@ -41,6 +41,9 @@ def flavor(name, public, specs):
                                                "os-flavor-access:is_public": public}}).json()["flavor"]
     if specs:
         NOVA.post(f"/flavors/{f['id']}/os-extra-specs", json={"extra_specs": specs})
+    if not public:
+        # A private flavor is only usable by projects given access.
+        NOVA.post(f"/flavors/{f['id']}/action", json={"addTenantAccess": {"tenant": S.get_project_id()}})
     return f["id"]
 
 
@@ -79,6 +82,7 @@ def wait(pred, what, timeout=300):
 
 def main():
     host = sys.argv[1]
+    tag = os.urandom(2).hex()        # this run's servers only
     tiny = flavor("iha.tiny", True, None)
     gold = flavor("iha.gold", False, {"evacuable": "true"})
     plain_img = image("iha-fake")
@@ -86,22 +90,27 @@ def main():
     prop_img = image("iha-prop", props={"evacuable": "true"})
     plan = [("gold", 9, gold, plain_img), ("tagimg", 6, tiny, tag_img), ("propimg", 1, tiny, prop_img),
             ("plain", 4, tiny, plain_img), ("broken", 1, gold, plain_img)]
-    for prefix, n, f, i in plan:
-        boot(prefix, n, host, f, i)
+    for group, n, f, i in plan:
+        boot(f"{group}-{tag}", n, host, f, i)
     total = sum(p[1] for p in plan)
-    wait(lambda: sum(1 for s in servers(host) if s["status"] == "ACTIVE") >= total, f"{total} ACTIVE on {host}")
-    by_name = {}
-    for s in servers(host):
-        by_name.setdefault(s["name"].rsplit("-", 1)[0] if s["name"][-1].isdigit() else s["name"], []).append(s)
-    stop = by_name["gold"][:3] + by_name["tagimg"][:2] + by_name["plain"][:1]
+
+    def mine():
+        return [s for s in servers(host) if s["name"].split("-")[1:2] == [tag]]
+
+    wait(lambda: sum(1 for s in mine() if s["status"] == "ACTIVE") >= total, f"{total} ACTIVE on {host}")
+    by_group = {}
+    for s in mine():
+        by_group.setdefault(s["name"].split("-")[0], []).append(s)
+    stop = by_group["gold"][:3] + by_group["tagimg"][:2] + by_group["plain"][:1]
     for s in stop:
         NOVA.post(f"/servers/{s['id']}/action", json={"os-stop": None})
-    NOVA.post(f"/servers/{by_name['broken'][0]['id']}/action", json={"os-resetState": {"state": "error"}})
+    NOVA.post(f"/servers/{by_group['broken'][0]['id']}/action", json={"os-resetState": {"state": "error"}})
     stopped = {s["id"] for s in stop}
-    wait(lambda: all(s["status"] == "SHUTOFF" for s in servers(host) if s["id"] in stopped), "stops")
+    wait(lambda: all(s["status"] == "SHUTOFF" for s in mine() if s["id"] in stopped), "stops")
+    wait(lambda: any(s["status"] == "ERROR" for s in mine()), "reset to ERROR")
     out = []
-    for s in servers(host):
-        group = s["name"].rsplit("-", 1)[0] if s["name"][-1].isdigit() else s["name"]
+    for s in mine():
+        group = s["name"].split("-")[0]
         out.append({"id": s["id"], "name": s["name"], "status": s["status"],
                     "move": group in ("gold", "tagimg", "propimg") and s["status"] != "ERROR"})
     json.dump(out, sys.stdout)
