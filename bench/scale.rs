@@ -24,7 +24,10 @@
 //! Environment (defaults): LATENCY_MS (30), HOSTS (100), FAILED (20),
 //! PER_HOST (100), SMALL_PER_HOST (25, the memory comparison run; 0 skips
 //! it), EVACUATION_MS (200, accepted -> running elsewhere in the double),
-//! HOST_CONCURRENCY (4), CONCURRENCY (16), POLL_MS (1000),
+//! HOST_CONCURRENCY (20: every failed host at once, as NovaEvacuate's
+//! default 32 allows), CONCURRENCY (16: one host's requests), LIMIT (64:
+//! requests in flight across all hosts, the shared limiter NovaEvacuate
+//! builds from its `concurrency`), POLL_MS (1000),
 //! DOUBLE (path of the nova-double binary).
 
 use std::io::{BufRead, BufReader, Write};
@@ -48,6 +51,8 @@ struct Params {
     failed: u64,
     evacuation_ms: u64,
     host_concurrency: usize,
+    /// Requests in flight across all hosts (the shared limiter).
+    limit: usize,
     concurrency: usize,
     poll_ms: u64,
 }
@@ -59,8 +64,9 @@ impl Params {
             hosts: env("HOSTS", 100),
             failed: env("FAILED", 20),
             evacuation_ms: env("EVACUATION_MS", 200),
-            host_concurrency: env("HOST_CONCURRENCY", 4) as usize,
+            host_concurrency: env("HOST_CONCURRENCY", 20) as usize,
             concurrency: env("CONCURRENCY", 16) as usize,
+            limit: env("LIMIT", 64) as usize,
             poll_ms: env("POLL_MS", 1000),
         }
     }
@@ -131,6 +137,7 @@ fn one(per_host: u64) {
             concurrency: p.concurrency,
             retry_backoff: Duration::from_secs(10),
             poll_interval: Duration::from_millis(p.poll_ms),
+            limiter: Some(instance_ha::engine::Limiter::new(p.limit)),
             ..RunConfig::default()
         },
         delay: Duration::ZERO,
@@ -278,9 +285,9 @@ fn main() {
     }
     let big = &runs[0];
 
-    // The bound: host_concurrency hosts, each with `concurrency` evacuate
-    // requests in flight, each taking one latency.
-    let bound = (p.host_concurrency * p.concurrency) as f64;
+    // The bound: NovaEvacuate's shared limiter, `concurrency` requests in
+    // flight across all hosts, each taking one latency.
+    let bound = p.limit as f64;
     let limit = bound / lat;
     let server = &big["server"];
     let actions = server["actions"].as_f64().unwrap_or(0.0);
@@ -303,7 +310,7 @@ fn main() {
     row("evacuate requests/s (whole run)", format!("{evac_rps:.0}"));
     row("mean requests in flight (server busy/wall)", format!("{:.1}", busy / wall));
     row("peak requests in flight (server)", format!("{}", server["peak_in_flight"]));
-    row("in-flight bound (host_conc x conc)", format!("{bound:.0}"));
+    row("in-flight bound (shared limiter)", format!("{bound:.0}"));
     row("limit = bound / latency (req/s)", format!("{limit:.0}"));
     row("RATIO requests/s / limit", format!("{:.1}%", 100.0 * rps / limit));
     let ideal = {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Scale benchmark: 100 compute hosts, 20 fail at once, 2,000 instances,
-# evacuated as NovaEvacuate does (host_concurrency 4 x concurrency 16,
-# completion arrived) against the nova-double process with per-request
+# evacuated as NovaEvacuate does (every failed host at once, requests
+# bounded by one shared limiter, completion arrived) against the nova-double process with per-request
 # latency. Release build; prints a table. Not part of the test suite.
 #
 #   bench/scale.sh                    # defaults

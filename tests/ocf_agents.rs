@@ -59,7 +59,7 @@ impl Lab {
         self.dir.write("crm_mon", &format!("#!/bin/sh\necho '<pacemaker-result><nodes>{nodes}</nodes></pacemaker-result>'\n"), 0o755);
         let mut hist = String::new();
         for f in fenced {
-            hist.push_str(&format!("( [ \"$2\" = \"{f}\" ] || [ \"$2\" = \"*\" ] ) && echo \"<fence_event action=\\\"reboot\\\" target=\\\"{f}\\\" status=\\\"success\\\" completed=\\\"$(date -u +'%Y-%m-%d %H:%M:%SZ')\\\"/>\"\n"));
+            hist.push_str(&format!("[ \"$2\" = \"{f}\" ] && echo \"<fence_event action=\\\"reboot\\\" target=\\\"{f}\\\" status=\\\"success\\\" completed=\\\"$(date -u +'%Y-%m-%d %H:%M:%SZ')\\\"/>\"\n"));
         }
         self.dir.write("stonith_admin", &format!("#!/bin/sh\necho '<pacemaker-result><fence_history>'\n{hist}echo '</fence_history></pacemaker-result>'\n"), 0o755);
     }

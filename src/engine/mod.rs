@@ -18,5 +18,5 @@ pub mod select;
 
 pub use plan::{Plan, PlannedInstance};
 pub use report::{InstanceReport, Outcome, Report};
-pub use run::{Completion, Event, RunConfig};
+pub use run::{Completion, Event, Limiter, RunConfig};
 pub use select::{Decision, ErrorInstances, Expect, Filtering, Policy};

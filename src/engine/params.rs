@@ -34,7 +34,7 @@ pub const CONCURRENCY: Param = Param {
     metavar: Some("[n]"),
     kind: Kind::Int,
     default: Some("16"),
-    longdesc: "Evacuate requests in flight at once. Nova queues evacuations and each destination works through its own one claim at a time, so the bound only has to keep the API busy without opening more connections than nova-api serves.",
+    longdesc: "Requests to Nova in flight at once (for NovaEvacuate: across all the hosts it evacuates). Nova queues evacuations and each destination works through its own one claim at a time, so the bound only has to keep the API busy without opening more connections than nova-api serves.",
     ..Param::new("concurrency", "Concurrent evacuate requests")
 };
 pub const MAX_ATTEMPTS: Param = Param {

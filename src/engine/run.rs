@@ -26,6 +26,54 @@ use crate::error::Error;
 use crate::openstack::{EvacuateOptions, Microversion, Migration, MigrationFilter, Nova};
 use crate::time::{now, parse_datetime};
 
+/// A bound on requests in flight shared by several runs: NovaEvacuate
+/// evacuates many hosts at once, and what must stay bounded is the load on
+/// nova-api, not the number of hosts. While one host waits for Nova to
+/// rebuild its instances, the others use the permits.
+pub struct Limiter {
+    permits: usize,
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Limiter({})", self.permits)
+    }
+}
+
+pub struct Permit<'a>(&'a Limiter);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut u = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
+        *u -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Limiter {
+    pub fn new(permits: usize) -> std::sync::Arc<Limiter> {
+        std::sync::Arc::new(Limiter { permits: permits.max(1), used: Mutex::new(0), freed: Condvar::new() })
+    }
+    pub fn acquire(&self) -> Permit<'_> {
+        let mut u = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *u >= self.permits {
+            u = self.freed.wait(u).unwrap_or_else(|e| e.into_inner());
+        }
+        *u += 1;
+        Permit(self)
+    }
+    pub fn permits(&self) -> usize {
+        self.permits
+    }
+}
+
+/// Take a permit from the shared limiter, if there is one.
+fn permit(cfg: &RunConfig) -> Option<Permit<'_>> {
+    cfg.limiter.as_deref().map(Limiter::acquire)
+}
+
 /// When an evacuation counts as successful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
@@ -67,6 +115,9 @@ pub struct RunConfig {
     /// When the host was fenced: migration records older than this belong
     /// to earlier failures.
     pub since: Option<u64>,
+    /// Shared with other runs (see `Limiter`); `concurrency` still bounds
+    /// this run's own requests.
+    pub limiter: Option<std::sync::Arc<Limiter>>,
 }
 
 impl Default for RunConfig {
@@ -83,6 +134,7 @@ impl Default for RunConfig {
             microversion: None,
             by: "instance-ha".into(),
             since: None,
+            limiter: None,
         }
     }
 }
@@ -282,7 +334,10 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             let opts = &opts;
             scope.spawn(move || {
                 while let Some((idx, id)) = queue.pop() {
-                    let r = nova.evacuate(&id, opts);
+                    let r = {
+                        let _p = permit(cfg);
+                        nova.evacuate(&id, opts)
+                    };
                     if tx.send((idx, r)).is_err() {
                         break;
                     }
@@ -352,14 +407,18 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             let tracking = items.iter().any(|i| matches!(i.state, State::Requested { .. }));
             if tracking && last_poll.elapsed() >= cfg.poll_interval {
                 last_poll = Instant::now();
-                match nova.migrations(&MigrationFilter::evacuations_from(host)) {
+                let polled = {
+                    let _p = permit(cfg);
+                    nova.migrations(&MigrationFilter::evacuations_from(host))
+                };
+                match polled {
                     Ok(migs) => {
                         // The servers whose migration ended are read in
                         // parallel, within what the bound leaves free:
                         // one after the other they took a latency each
                         // (100 instances, 30 ms: 3 s per poll).
                         let in_flight = items.iter().filter(|i| matches!(i.state, State::Queued)).count();
-                        let mut servers = read_ended(nova, &items, &migs, cfg.concurrency.saturating_sub(in_flight).max(1));
+                        let mut servers = read_ended(nova, &items, &migs, cfg.concurrency.saturating_sub(in_flight).max(1), cfg);
                         for it in items.iter_mut() {
                             follow(nova, host, it, &migs, &mut servers, cfg, observe);
                         }
@@ -428,7 +487,7 @@ type Servers = std::collections::HashMap<String, crate::Result<crate::openstack:
 
 /// Read, with up to `threads` requests at once, the servers that `follow`
 /// is about to look at (those whose evacuation migration ended).
-fn read_ended(nova: &Nova, items: &[Item], migs: &[Migration], threads: usize) -> Servers {
+fn read_ended(nova: &Nova, items: &[Item], migs: &[Migration], threads: usize, cfg: &RunConfig) -> Servers {
     let ids: Vec<&str> = items.iter().filter(|it| ended(it, migs).is_some()).map(|it| it.id.as_str()).collect();
     let out = Mutex::new(Servers::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -437,7 +496,10 @@ fn read_ended(nova: &Nova, items: &[Item], migs: &[Migration], threads: usize) -
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(id) = ids.get(i) else { break };
-                let r = nova.get_server(id);
+                let r = {
+                    let _p = permit(cfg);
+                    nova.get_server(id)
+                };
                 out.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), r);
             });
         }

@@ -56,7 +56,8 @@ pub const NOVA_POLL_INTERVAL: Param = Param {
 pub const HOST_CONCURRENCY: Param = Param {
     long: Some("host-concurrency"),
     kind: Kind::Int,
-    default: Some("4"),
+    default: Some("32"),
+    longdesc: "Hosts evacuated at the same time. The load on Nova is bounded by concurrency (requests in flight across all hosts), and the mass-failure guard bounds how many hosts may fail at once, so this only needs to be large enough that no failed host waits for another one's instances to be rebuilt.",
     ..Param::new("host_concurrency", "Hosts evacuated at the same time")
 };
 pub const MAX_FAILED_SHARE: Param = Param {
@@ -299,11 +300,17 @@ impl Helper {
             nova: Arc::new(Nova::new(session.clone())),
             glance: Arc::new(Glance::new(session)),
             me: ctx.local_node(),
-            opts: host_options(v)?,
+            opts: {
+                // `concurrency` bounds requests in flight across every host
+                // this helper evacuates: one limiter shared by all runs.
+                let mut o = host_options(v)?;
+                o.run.limiter = Some(crate::engine::Limiter::new(o.run.concurrency));
+                o
+            },
             domain: cloud_params::dns_domain(v),
             require_fencing: v.flag("require_fencing")?,
             share: v.int("max_failed_share")?.unwrap_or(50),
-            host_concurrency: v.int("host_concurrency")?.unwrap_or(4).clamp(1, 64) as usize,
+            host_concurrency: v.int("host_concurrency")?.unwrap_or(32).clamp(1, 256) as usize,
             retry_interval: v.duration("retry_interval")?.unwrap_or(Duration::from_secs(60)),
             workers: HashMap::new(),
             backoff: HashMap::new(),
@@ -413,9 +420,22 @@ impl Helper {
                 names.push(n);
             }
         }
+        names.sort();
         names.dedup();
-        let history = cluster::fence_history(None).map_err(|e| e.to_string())?;
-        Ok(names.iter().any(|n| cluster::last_fenced(&history, n).is_some_and(|t| t + 300 >= since)))
+        // Per name: `stonith_admin --history '*'` was seen listing one
+        // event only (Pacemaker 2.1.5), so never rely on the wildcard.
+        let mut errors = Vec::new();
+        for n in &names {
+            match cluster::fence_history(Some(n)) {
+                Ok(h) if cluster::last_fenced(&h, n).is_some_and(|t| t + 300 >= since) => return Ok(true),
+                Ok(_) => {}
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.len() == names.len() {
+            return Err(errors.join("; "));
+        }
+        Ok(false)
     }
 
     fn reap(&mut self) {

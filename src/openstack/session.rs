@@ -307,6 +307,10 @@ impl Session {
             .timeout_send_body(Some(read))
             .timeout_recv_response(Some(read))
             .timeout_recv_body(Some(read))
+            // Many requests run in parallel (the engine); keep their
+            // connections (and TLS sessions) instead of ureq's default 3.
+            .max_idle_connections(256)
+            .max_idle_connections_per_host(128)
             .build();
         Ok(Session {
             agent: agent_config.new_agent(),

@@ -63,6 +63,7 @@ fn bring_back(host: &str) {
 #[test]
 #[ignore]
 fn nova_evacuate_under_pacemaker_evacuates_a_mixed_host() {
+    reset_computes();
     ensure_devices();
     ensure_nova_evacuate();
     let (nova, _) = clients();
@@ -121,6 +122,7 @@ fn nova_evacuate_under_pacemaker_evacuates_a_mixed_host() {
 #[test]
 #[ignore]
 fn a_killed_evacuation_resumes_without_a_second_request() {
+    reset_computes();
     let (nova, _) = clients();
     let host = "compute-1";
     ensure_devices();

@@ -91,6 +91,7 @@ fn metadata_validates_and_covers_the_debian_agent_live() {
 #[test]
 #[ignore]
 fn fencing_a_dead_compute_then_unfencing_it_with_nothing_left_to_clean() {
+    reset_computes();
     ensure_devices();
     let (nova, _) = clients();
     let host = "compute-2";
@@ -120,6 +121,7 @@ fn fencing_a_dead_compute_then_unfencing_it_with_nothing_left_to_clean() {
 #[test]
 #[ignore]
 fn unfencing_right_after_an_evacuation_returns_promptly_and_records_recovering() {
+    reset_computes();
     ensure_devices();
     let (nova, _) = clients();
     let host = "compute-1";

@@ -113,3 +113,24 @@ pub fn boot(n: usize, host: &str) {
         sh(&cmd);
     }
 }
+
+/// Put every compute host back in service (a failed test may leave one
+/// fenced): attrd `no`, nova-compute running, then fence_compute `on`
+/// until Nova accepts.
+pub fn reset_computes() {
+    let (nova, _) = clients();
+    for s in nova.compute_services(None).unwrap() {
+        if !s.forced_down && s.status == "enabled" {
+            continue;
+        }
+        let host = s.host.clone();
+        let _ = run(&format!("attrd_updater -p -n evacuate -N {host} -U no"));
+        let _ = run(&format!("{}/tests/harness/openstack.sh compute-start {host}", repo().display()));
+        let stdin = format!("action=on\nport={host}\n{}", fence_creds());
+        wait_for(&format!("{host} back in service"), 240, || {
+            let _ = Command::new("bash").arg("-c").arg("printf '%s' \"$IN\" | /usr/sbin/fence_compute").env("IN", &stdin).output();
+            let s = service(&nova, &host);
+            !s.forced_down && s.status == "enabled"
+        });
+    }
+}

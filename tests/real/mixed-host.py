@@ -34,17 +34,25 @@ GLANCE = adapter.Adapter(S, service_type="image", interface="public", region_nam
 
 
 def flavor(name, public, specs):
+    """Create or complete the flavor: extra specs and access are ensured
+    every time (a flavor left by an interrupted run must not lack them)."""
+    fid = None
     for f in NOVA.get("/flavors/detail?is_public=None").json()["flavors"]:
         if f["name"] == name:
-            return f["id"]
-    f = NOVA.post("/flavors", json={"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 1,
-                                               "os-flavor-access:is_public": public}}).json()["flavor"]
+            fid = f["id"]
+    if fid is None:
+        fid = NOVA.post("/flavors", json={"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 1,
+                                                     "os-flavor-access:is_public": public}}).json()["flavor"]["id"]
     if specs:
-        NOVA.post(f"/flavors/{f['id']}/os-extra-specs", json={"extra_specs": specs})
+        NOVA.post(f"/flavors/{fid}/os-extra-specs", json={"extra_specs": specs})
+        got = NOVA.get(f"/flavors/{fid}/os-extra-specs").json()["extra_specs"]
+        assert all(got.get(k) == v for k, v in specs.items()), got
     if not public:
         # A private flavor is only usable by projects given access.
-        NOVA.post(f"/flavors/{f['id']}/action", json={"addTenantAccess": {"tenant": S.get_project_id()}})
-    return f["id"]
+        access = NOVA.get(f"/flavors/{fid}/os-flavor-access").json()["flavor_access"]
+        if not any(a["tenant_id"] == S.get_project_id() for a in access):
+            NOVA.post(f"/flavors/{fid}/action", json={"addTenantAccess": {"tenant": S.get_project_id()}})
+    return fid
 
 
 def image(name, tags=(), props=None):
