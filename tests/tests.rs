@@ -12,3 +12,4 @@ mod fence_evacuate;
 mod ocf_agents;
 mod docs;
 mod cli;
+mod bad_input;
