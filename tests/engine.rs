@@ -304,3 +304,20 @@ fn arrivals_are_confirmed_in_parallel_within_the_bound() {
     }
     assert!((2..=4).contains(&peak), "one-server reads in flight at once: {peak} (want 2..=4)");
 }
+
+#[test]
+fn regression_old_nova_reads_flavor_extra_specs_from_the_real_route() {
+    // Below 2.47 servers carry no extra specs and below 2.61 the flavor list
+    // carries none: the per-flavor route is the only source. It is
+    // `os-extra_specs`; the wrong spelling reads as "nothing tagged" and
+    // evacuates everything.
+    let d = Double::start(Config::new().max_microversion("2.46").evacuation_time(Duration::from_millis(50)));
+    let tagged = d.add_server(ServerSpec::new("tagged", "compute-1").flavor("gold").private_flavor().extra_spec("evacuable", "true"));
+    let plain = d.add_server(ServerSpec::new("plain", "compute-1"));
+    fence(&d, "compute-1");
+    let (plan, report, _) = run(&d, "compute-1", &Policy::default(), &fast());
+    assert_eq!(plan.selected.len(), 1, "{plan:#?}");
+    assert!(report.success(), "{}", report.table());
+    assert_ne!(d.server(&tagged).unwrap().host.as_deref(), Some("compute-1"));
+    assert_eq!(d.server(&plain).unwrap().host.as_deref(), Some("compute-1"));
+}

@@ -303,7 +303,7 @@ impl Cloud {
                 {"id": "h-1", "hypervisor_hostname": "compute-1.example.com", "state": "down", "status": "enabled",
                  "service": {"host": "compute-1", "id": "x"}, "host_ip": "192.0.2.11"}]}),
             ),
-            ("GET", "/flavors/42/os-extra-specs") => {
+            ("GET", "/flavors/42/os-extra_specs") => {
                 reply(200, json!({"extra_specs": {"evacuable": "true"}}))
             }
             _ => reply(
@@ -588,7 +588,7 @@ fn microversion_headers_and_choices_on_a_modern_nova() {
         Some("2.47")
     );
     assert!(pages[1].query().contains("marker=s2") && pages[1].query().contains("all_tenants=1"));
-    assert_eq!(srv.count("GET", "os-extra-specs"), 0);
+    assert_eq!(srv.count("GET", "os-extra_specs"), 0);
 
     // Evacuate: default is the highest <= 2.94, no onSharedStorage.
     let ev = n
@@ -748,7 +748,7 @@ fn old_nova_servers_get_flavor_extra_specs_looked_up() {
                 {"id": "a", "flavor": {"id": "42", "links": []}, "image": ""},
                 {"id": "b", "flavor": {"id": "42", "links": []}, "image": ""}]}),
             ),
-            "/compute/public/v2.1/flavors/42/os-extra-specs" => {
+            "/compute/public/v2.1/flavors/42/os-extra_specs" => {
                 reply(200, json!({"extra_specs": {"evacuable": "true"}}))
             }
             _ => reply(404, json!({})),
@@ -766,7 +766,7 @@ fn old_nova_servers_get_flavor_extra_specs_looked_up() {
     assert_eq!(servers[1].flavor.extra_specs["evacuable"], "true");
     assert_eq!(servers[0].image_id, None);
     assert_eq!(
-        srv.count("GET", "os-extra-specs"),
+        srv.count("GET", "os-extra_specs"),
         1,
         "one lookup per distinct flavor"
     );

@@ -580,7 +580,9 @@ impl Nova {
         Ok(())
     }
 
-    /// Extra specs of a flavor, private flavors included (admin).
+    /// Extra specs of a flavor, private flavors included (admin). The route
+    /// is `os-extra_specs`, with an underscore (the hyphenated spelling is a
+    /// 404 from Nova's router, which a lenient double once hid).
     pub fn flavor_extra_specs(&self, flavor_id: &str) -> Result<BTreeMap<String, String>> {
         #[derive(Deserialize)]
         struct Specs {
@@ -589,7 +591,7 @@ impl Nova {
         }
         let req = Request::get(
             SERVICE,
-            &format!("/flavors/{}/os-extra-specs", encode_segment(flavor_id)),
+            &format!("/flavors/{}/os-extra_specs", encode_segment(flavor_id)),
         );
         Ok(self.session.request(req)?.json::<Specs>()?.extra_specs)
     }

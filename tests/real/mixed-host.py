@@ -43,15 +43,16 @@ def flavor(name, public, specs):
     if fid is None:
         fid = NOVA.post("/flavors", json={"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 1,
                                                      "os-flavor-access:is_public": public}}).json()["flavor"]["id"]
-    if specs:
-        NOVA.post(f"/flavors/{fid}/os-extra-specs", json={"extra_specs": specs})
-        got = NOVA.get(f"/flavors/{fid}/os-extra-specs").json()["extra_specs"]
-        assert all(got.get(k) == v for k, v in specs.items()), got
     if not public:
-        # A private flavor is only usable by projects given access.
+        # A private flavor is only usable by projects given access
+        # (real Nova even answers 404 to extra spec changes without it).
         access = NOVA.get(f"/flavors/{fid}/os-flavor-access").json()["flavor_access"]
         if not any(a["tenant_id"] == S.get_project_id() for a in access):
             NOVA.post(f"/flavors/{fid}/action", json={"addTenantAccess": {"tenant": S.get_project_id()}})
+    if specs:
+        NOVA.post(f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
+        got = NOVA.get(f"/flavors/{fid}/os-extra_specs").json()["extra_specs"]
+        assert all(got.get(k) == v for k, v in specs.items()), got
     return fid
 
 

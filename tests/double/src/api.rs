@@ -653,7 +653,7 @@ fn nova_route(c: &Ctx, segs: &[&str], mv: Mv) -> Reply {
                 None => nova_err(404, &format!("Flavor {id} could not be found.")),
             }
         }
-        ("GET", ["flavors", id, "os-extra-specs"]) => {
+        ("GET", ["flavors", id, "os-extra_specs"]) => {
             let st = c.sh.lock();
             match st.flavors.iter().find(|f| f.id == *id) {
                 Some(f) => Reply::json(200, json!({"extra_specs": f.extra_specs})),

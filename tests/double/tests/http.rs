@@ -601,7 +601,7 @@ fn servers_paging_flavors_and_images() {
         1
     );
     let fid = ha["id"].as_str().unwrap();
-    let es = nova.get(&format!("/flavors/{fid}/os-extra-specs"), "2.1").json();
+    let es = nova.get(&format!("/flavors/{fid}/os-extra_specs"), "2.1").json();
     assert_eq!(es, json!({"extra_specs": {"evacuable": "true"}}));
     // glance
     let img = request(
