@@ -57,9 +57,12 @@ impl Lab {
     fn fake_cluster(&self, fenced: &[&str]) {
         let nodes: String = self.d.hosts().iter().map(|h| format!("<node name=\"{h}\" online=\"false\" type=\"remote\"/>")).collect();
         self.dir.write("crm_mon", &format!("#!/bin/sh\necho '<pacemaker-result><nodes>{nodes}</nodes></pacemaker-result>'\n"), 0o755);
+        // Like Pacemaker 2.1.5: per target only (no '*'), and without
+        // --verbose a single event, the old one.
         let mut hist = String::new();
         for f in fenced {
-            hist.push_str(&format!("[ \"$2\" = \"{f}\" ] && echo \"<fence_event action=\\\"reboot\\\" target=\\\"{f}\\\" status=\\\"success\\\" completed=\\\"$(date -u +'%Y-%m-%d %H:%M:%SZ')\\\"/>\"\n"));
+            hist.push_str(&format!("[ \"$2\" = \"{f}\" ] && echo \"<fence_event action=\\\"reboot\\\" target=\\\"{f}\\\" status=\\\"success\\\" completed=\\\"2020-01-01 00:00:00Z\\\"/>\"\n"));
+            hist.push_str(&format!("[ \"$2\" = \"{f}\" ] && [ \"$3\" = \"--verbose\" ] && echo \"<fence_event action=\\\"reboot\\\" target=\\\"{f}\\\" status=\\\"success\\\" completed=\\\"$(date -u +'%Y-%m-%d %H:%M:%SZ')\\\"/>\"\n"));
         }
         self.dir.write("stonith_admin", &format!("#!/bin/sh\necho '<pacemaker-result><fence_history>'\n{hist}echo '</fence_history></pacemaker-result>'\n"), 0o755);
     }

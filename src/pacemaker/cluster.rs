@@ -83,9 +83,11 @@ pub fn parse_history(xml_text: &str) -> Vec<FenceEvent> {
 /// Fencing history of `node` (all nodes when `None`).
 pub fn fence_history(node: Option<&str>) -> Result<Vec<FenceEvent>> {
     let target = node.unwrap_or("*");
-    let out = run("stonith_admin", &["--history", target, "--output-as=xml"], TIMEOUT)?;
+    // Without --verbose, Pacemaker 2.1.5 lists one event per target, and
+    // not the newest: a node fenced twice looked never fenced again.
+    let out = run("stonith_admin", &["--history", target, "--verbose", "--output-as=xml"], TIMEOUT)?;
     if out.code != 0 {
-        return Err(Error::Command { command: format!("stonith_admin --history {target}"), message: format!("exit {}: {}", out.code, out.stderr.trim()) });
+        return Err(Error::Command { command: format!("stonith_admin --history {target} --verbose"), message: format!("exit {}: {}", out.code, out.stderr.trim()) });
     }
     Ok(parse_history(&out.stdout))
 }
