@@ -192,6 +192,9 @@ case "$op" in
   update) printf '%s' "$value" > "$store/$name@$node" ;;
   delete) rm -f "$store/$name@$node" ;;
   query)
+    # Like the real tool: inside an agent the node defaults from the
+    # environment, even with -A.
+    if [ -z "$node" ] && [ -n "$OCF_RESKEY_CRM_meta_on_node" ]; then all=""; node="$OCF_RESKEY_CRM_meta_on_node"; fi
     if [ -n "$all" ]; then
       for f in "$store/$name@"*; do [ -e "$f" ] || continue; n="${{f##*@}}"; printf 'name="%s" host="%s" value="%s"\n' "$name" "$n" "$(cat "$f")"; done
     elif [ -e "$store/$name@$node" ]; then

@@ -18,7 +18,14 @@ pub struct Output {
 /// an `Error::Command` that says so (the package is not installed).
 pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Output> {
     let cmdline = || format!("{program} {}", args.join(" "));
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    // An agent's environment names its own node (OCF_RESKEY_CRM_meta_on_node),
+    // and Pacemaker's tools take it as the default target: attrd_updater
+    // -Q -A then answers for that node only. Our calls name their targets.
+    for k in ["OCF_RESKEY_CRM_meta_on_node", "OCF_RESKEY_CRM_meta_on_node_uuid", "CRM_meta_on_node", "CRM_meta_on_node_uuid"] {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
