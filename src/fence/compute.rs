@@ -313,18 +313,27 @@ impl FenceAgent for FenceCompute {
     }
 
     fn list(&self, req: &Request) -> Result<Vec<(String, String, Option<Power>)>> {
-        let nova = connect(req)?;
-        let services = nova.compute_services(None)?;
-        let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
-        let status_of = |plug: &str| {
-            services
-                .iter()
-                .find(|s| s.host == plug || hostmap::short(&s.host) == plug)
-                .map(|s| if compute_state(s) == ComputeState::Off { Power::Off } else { Power::On })
-        };
-        Ok(hostmap::plugs(&hosts).into_iter().map(|p| {
+        plug_list(&connect(req)?, req)
+    }
+}
+
+/// `list`/`list-status` for both fence agents: every nova-compute host
+/// under its Nova name and its short name (as the reference), with its
+/// power state for list-status.
+pub fn plug_list(nova: &Nova, req: &Request) -> Result<Vec<(String, String, Option<Power>)>> {
+    let services = nova.compute_services(None)?;
+    let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
+    let status_of = |plug: &str| {
+        services
+            .iter()
+            .find(|s| s.host == plug || hostmap::short(&s.host) == plug)
+            .map(|s| if compute_state(s) == ComputeState::Off { Power::Off } else { Power::On })
+    };
+    Ok(hostmap::plugs(&hosts)
+        .into_iter()
+        .map(|p| {
             let st = if req.action == Action::ListStatus { status_of(&p) } else { None };
             (p, String::new(), st)
-        }).collect())
-    }
+        })
+        .collect())
 }

@@ -153,18 +153,6 @@ impl FenceAgent for FenceEvacuate {
         nova.compute_services(None).map(|_| ())
     }
     fn list(&self, req: &Request) -> Result<Vec<(String, String, Option<Power>)>> {
-        let (nova, _) = connect(req)?;
-        let services = nova.compute_services(None)?;
-        let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
-        Ok(hostmap::plugs(&hosts)
-            .into_iter()
-            .map(|p| {
-                let st = (req.action == Action::ListStatus)
-                    .then(|| services.iter().find(|s| s.host == p || hostmap::short(&s.host) == p))
-                    .flatten()
-                    .map(|s| if compute_state(s) == ComputeState::Off { Power::Off } else { Power::On });
-                (p, String::new(), st)
-            })
-            .collect())
+        super::compute::plug_list(&connect(req)?.0, req)
     }
 }
