@@ -141,6 +141,7 @@ fn one(per_host: u64) {
             ..RunConfig::default()
         },
         delay: Duration::ZERO,
+        catalog: None,
     };
     let hosts: Vec<String> = (0..p.failed).map(|i| format!("compute-{i}")).collect();
     // Which failed host each instance is on (to split the double's log by host).

@@ -273,3 +273,24 @@ fn regression_a_finished_host_is_not_evacuated_again_from_a_stale_snapshot() {
     assert_eq!(runs, 1, "one evacuation run, not a second one from a stale snapshot:\n{}", lab.log());
     assert_eq!(attrd_value(&lab.dir, "compute-1").as_deref(), Some("no"));
 }
+
+#[test]
+fn nova_evacuate_plans_from_its_kept_catalog() {
+    // The helper lists flavors and images in idle time; a failed host is
+    // planned without listing them again (reaction time), and the
+    // selection still follows the tags.
+    let lab = Lab::new(Config::new().evacuation_time(Duration::from_millis(50)));
+    let tagged = lab.d.add_server(ServerSpec::new("tagged", "compute-1").flavor("gold").private_flavor().extra_spec("evacuable", "true"));
+    let plain = lab.d.add_server(ServerSpec::new("plain", "compute-1"));
+    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")]).code(0);
+    std::thread::sleep(Duration::from_millis(800));
+    fence(&lab.d, "compute-1");
+    lab.set_attr("compute-1", "yes");
+    wait_until("tagged moved", 20, || lab.d.server(&tagged).unwrap().host.as_deref() != Some("compute-1"));
+    assert_eq!(lab.d.server(&plain).unwrap().host.as_deref(), Some("compute-1"), "untagged stays");
+    let reqs = lab.d.requests();
+    let marked = reqs.iter().position(|r| r.method == "PUT" && r.path.contains("/os-services")).expect("marker written");
+    let first = reqs.iter().position(|r| r.method == "POST" && r.path.ends_with("/action")).expect("an evacuate request");
+    let listed: Vec<_> = reqs[marked..first].iter().filter(|r| r.path.contains("/flavors") || r.path.contains("/images")).collect();
+    assert!(listed.is_empty(), "catalog listed on the reaction path: {listed:?}");
+}

@@ -20,6 +20,10 @@ pub struct HostOptions {
     /// Wait this long after the host was fenced before the first request
     /// (storage leases, NFS locks).
     pub delay: Duration,
+    /// What is tagged evacuable in the cloud, when the caller keeps it
+    /// fresh (NovaEvacuate's helper does, so a failed host is planned
+    /// without first listing every flavor and image).
+    pub catalog: Option<super::select::Tagged>,
 }
 
 /// The nova-compute service of `host`.
@@ -85,7 +89,10 @@ pub fn evacuate(nova: &Nova, glance: Option<&Glance>, host: &str, opts: &HostOpt
     }
     let started = Marker::new(Phase::Evacuating, by);
     mark(nova, &svc, &started);
-    let plan = Plan::build(nova, glance, host, &opts.policy)?;
+    let plan = match &opts.catalog {
+        Some(tagged) => Plan::from_servers(host, nova.servers_on_host(host)?, &opts.policy, tagged),
+        None => Plan::build(nova, glance, host, &opts.policy)?,
+    };
     crate::info!("{host}: plan: {} to evacuate, {} skipped (policy {})", plan.selected.len(), plan.skipped.len(), plan.policy);
     let mut cfg = opts.run.clone();
     cfg.by = by.to_string();

@@ -109,5 +109,5 @@ pub fn host_options(v: &Values) -> Result<HostOptions> {
         target_host: if has(v, "target_host") { v.string("target_host") } else { None },
         ..d
     };
-    Ok(HostOptions { policy: policy(v)?, run, delay: dur("evacuate_delay", Duration::ZERO)? })
+    Ok(HostOptions { policy: policy(v)?, run, delay: dur("evacuate_delay", Duration::ZERO)?, catalog: None })
 }

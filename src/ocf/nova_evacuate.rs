@@ -261,6 +261,10 @@ struct Helper {
     last_outcome: Arc<Mutex<Vec<(String, String)>>>,
     services: Vec<Service>,
     services_at: Option<Instant>,
+    /// The cloud's evacuable tags, refreshed with the services (so a failed
+    /// host is planned at once).
+    catalog: Option<crate::engine::select::Tagged>,
+    catalog_at: Option<Instant>,
     nova_ok: Option<f64>,
     nova_error: Option<String>,
     alerts: Vec<String>,
@@ -317,6 +321,8 @@ impl Helper {
             last_outcome: Arc::new(Mutex::new(Vec::new())),
             services: Vec::new(),
             services_at: None,
+            catalog: None,
+            catalog_at: None,
             nova_ok: None,
             nova_error: None,
             alerts: Vec::new(),
@@ -438,6 +444,25 @@ impl Helper {
         Ok(false)
     }
 
+    /// Refresh the evacuable catalog in idle time (after dispatching), every
+    /// few seconds: it changes rarely, and an evacuation must not wait for
+    /// every flavor and image to be listed. A tag added in the last seconds
+    /// before a failure may be missed by that evacuation (documented).
+    fn refresh_catalog(&mut self) {
+        let every = self.ctx.values.duration("nova_poll_interval").ok().flatten().unwrap_or(Duration::from_secs(5));
+        if self.catalog_at.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        self.catalog_at = Some(Instant::now());
+        match crate::engine::plan::tagged_catalog(&self.nova, Some(&self.glance), &self.opts.policy) {
+            Ok(t) => self.catalog = Some(t),
+            Err(e) => {
+                self.catalog = None;
+                crate::debug!("cannot read the evacuable catalog now ({e}); evacuations will read it themselves");
+            }
+        }
+    }
+
     fn reap(&mut self) {
         let done: Vec<String> = self.workers.iter().filter(|(_, w)| w.handle.is_finished()).map(|(h, _)| h.clone()).collect();
         for h in done {
@@ -466,6 +491,7 @@ impl Helper {
             let c = self.candidates();
             self.alerts.clear();
             self.dispatch(c);
+            self.refresh_catalog();
             self.heartbeat(&d);
             let spent = t.elapsed();
             if spent < poll {
@@ -547,7 +573,8 @@ impl Helper {
         crate::info!("{host}: evacuating ({why}{})", phase.map(|p| format!(", Nova: {}", p.name())).unwrap_or_default());
         let nova = self.nova.clone();
         let glance = self.glance.clone();
-        let opts = self.opts.clone();
+        let mut opts = self.opts.clone();
+        opts.catalog = self.catalog.clone();
         let me = self.me.clone();
         let last = self.last_outcome.clone();
         let h = host.clone();
