@@ -30,7 +30,7 @@ T0=$(date +%s.%N)
 APT_PKGS=(pacemaker pacemaker-cli-utils corosync pcs crmsh fence-agents resource-agents
   libxml2-utils rabbitmq-server mariadb-server mariadb-client sqlite3
   python3-novaclient python3-keystoneclient musl-tools iproute2 hyperfine time procps
-  psmisc curl python3-venv util-linux file
+  psmisc curl python3-venv util-linux file bc
   prometheus ${IHA_EXTRA_APT:-})   # prometheus: promtool checks our metrics file
 NOVA_VER=33.0.2 KEYSTONE_VER=29.1.0 PLACEMENT_VER=15.0.0 GLANCE_VER=32.0.0
 UC=$IHA_HARNESS/os/upper-constraints-2026.1.txt
