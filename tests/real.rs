@@ -10,3 +10,6 @@ mod lab;
 
 #[path = "real/fence_compute.rs"]
 mod fence_compute;
+
+#[path = "real/evacuation.rs"]
+mod evacuation;
