@@ -55,7 +55,14 @@ ctl_alive() {   # first controller that is powered on
   done
   return 1
 }
-on_ctl() { "$H/pcmk.sh" exec "$(ctl_alive)" "$@"; }
+on_ctl() {   # CMD...: run on the first controller where it succeeds (one may be down or rejoining)
+  local c out
+  for c in $CTL_NODES; do
+    [ -f "$IHA_PCMK_RUN/nodes/$c/powered-off" ] && continue
+    if out=$(timeout 30 "$H/pcmk.sh" exec "$c" "$@" 2>/dev/null); then printf '%s\n' "$out"; return 0; fi
+  done
+  return 1
+}
 
 teardown() {
   set +e
@@ -63,7 +70,7 @@ teardown() {
   log "teardown"
   # no fencing/recovery while the cloud goes away (Pacemaker would restart nova-compute)
   if [ -d "$IHA_PCMK_RUN/nodes" ]; then
-    timeout 20 "$H/pcmk.sh" exec "$(ctl_alive)" crm_attribute -t crm_config -n maintenance-mode -v true >/dev/null 2>&1
+    on_ctl crm_attribute -t crm_config -n maintenance-mode -v true >/dev/null 2>&1
   fi
   "$H/openstack.sh" down >"$OUT/teardown.log" 2>&1
   "$H/pcmk.sh" multi-down >>"$OUT/teardown.log" 2>&1
@@ -105,16 +112,26 @@ phase_before() {   # WATCH-JSON A B: phase A happened, and before (or at) phase 
 }
 has_phase() { json "$1" "1 if '$2' in d['phases'] else 0" | grep -qx 1; }
 no_violation() { json "$1" "d['violations']" | tee /dev/stderr | grep -qx '\[\]'; }
-fenced_since() {   # HOST EPOCH: Pacemaker's history shows a successful off/reboot of HOST since EPOCH
-  on_ctl stonith_admin --history "$1" --output-as=xml | "$PY" -c "
-import re,sys,datetime
-t=float(sys.argv[1]); ok=0
-for m in re.finditer(r'<fence_event ([^>]*)>', sys.stdin.read()):
-    a=dict(re.findall(r'(\w+)=\"([^\"]*)\"', m.group(1)))
-    c=a.get('completed','').split('.')[0].replace('Z','')
-    if a.get('status')=='success' and a.get('action') in ('off','reboot') and c and \
-       datetime.datetime.fromisoformat(c).replace(tzinfo=datetime.timezone.utc).timestamp() >= t-2: ok=1
-print(ok); sys.exit(0 if ok else 1)" "$2"
+fenced_since() {   # HOST EPOCH: both devices of the level ran since EPOCH: the power device
+  # (off/reboot, /tmp/iha-lab-fence.log) and fence_compute ("HOST: fenced in Nova",
+  # controllers' pacemaker.log). (stonith_admin --history was seen to lose remote
+  # nodes' entries after they rejoined: not used here.)
+  "$PY" - "$1" "$2" "$IHA_PCMK_STATE"/ctl*/var/log/pacemaker/pacemaker.log <<'PYEOF'
+import datetime, re, sys
+host, t = sys.argv[1], float(sys.argv[2])
+power = nova = 0
+for l in open("/tmp/iha-lab-fence.log", errors="replace"):
+    m = re.match(r"(\S+ \S+) .*action=(off|reboot) target=(\S+)", l)
+    if m and m.group(3) == host and datetime.datetime.fromisoformat(m.group(1)[:26]).replace(tzinfo=datetime.timezone.utc).timestamp() >= t - 2:
+        power += 1
+for f in sys.argv[3:]:
+    for l in open(f, errors="replace"):
+        m = re.search(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d)\S* INFO: " + re.escape(host) + r": fenced in Nova", l)
+        if m and datetime.datetime.strptime(m.group(1), "%Y/%m/%d_%H:%M:%S").timestamp() >= t - 2:
+            nova += 1
+print(f"{host}: power device off/reboot {power}x, fence_compute 'fenced in Nova' {nova}x since {t}")
+sys.exit(0 if power and nova else 1)
+PYEOF
 }
 wait_fenced() {   # HOST EPOCH TIMEOUT
   local i
@@ -187,7 +204,6 @@ failure() {
   case $extra in
     kill-controller)
       if check "evacuation started (first evacuate request in nova-api's log)" first_request "$off" 120; then
-        sleep 1
         pending=$("${WATCH[@]}" migrations "$snap" --since "${t0%.*}" | "$PY" -c "import json,sys; print(sum(1 for v in json.load(sys.stdin).values() if not v or v[0] not in ('done','completed')))")
         echo "  $(date +%T) power-off $ne_before (NovaEvacuate's controller) with $pending evacuation(s) not finished"
         check "the controller dies mid-evacuation ($pending of ${#ids[@]} evacuations not finished)" test "$pending" -gt 0
