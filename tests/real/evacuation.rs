@@ -12,6 +12,7 @@ use crate::fence_compute::{ensure_devices, fence_compute_on};
 use crate::lab::*;
 
 fn ensure_nova_evacuate() {
+    let _ = run("pcs resource enable nova-evacuate 2>/dev/null");
     let (code, _, _, _) = run("crm_resource --resource nova-evacuate --locate 2>/dev/null | grep -q 'is running'");
     if code == 0 {
         return;
