@@ -42,7 +42,10 @@ use instance_ha::openstack::{CloudConfig, Glance, Nova, Secret, Session};
 use serde_json::{json, Value};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Params {
@@ -87,7 +90,12 @@ fn double_path() -> String {
     }
     // target/release/examples/scale -> target/release/nova-double
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(|p| p.parent()).map(|p| p.join("nova-double")).expect("target dir").display().to_string()
+    exe.parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("nova-double"))
+        .expect("target dir")
+        .display()
+        .to_string()
 }
 
 /// One run, in this (child) process; prints one JSON line.
@@ -98,9 +106,24 @@ fn one(per_host: u64) {
     // Enough double workers that the double is never the bound.
     let workers = p.host_concurrency * (p.concurrency + 1) + 16;
     let mut child = Command::new(double_path())
-        .args(["--hosts", &p.hosts.to_string(), "--failed", &p.failed.to_string()])
-        .args(["--servers-per-failed-host", &per_host.to_string(), "--servers-per-host", "0"])
-        .args(["--latency-ms", &p.latency_ms.to_string(), "--evacuation-ms", &p.evacuation_ms.to_string()])
+        .args([
+            "--hosts",
+            &p.hosts.to_string(),
+            "--failed",
+            &p.failed.to_string(),
+        ])
+        .args([
+            "--servers-per-failed-host",
+            &per_host.to_string(),
+            "--servers-per-host",
+            "0",
+        ])
+        .args([
+            "--latency-ms",
+            &p.latency_ms.to_string(),
+            "--evacuation-ms",
+            &p.evacuation_ms.to_string(),
+        ])
         .args(["--workers", &workers.to_string(), "--control-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -161,7 +184,10 @@ fn one(per_host: u64) {
         let (samples, stop) = (samples.clone(), stop.clone());
         std::thread::spawn(move || {
             while stop.load(Ordering::Relaxed) == 0 {
-                samples.lock().unwrap().push((t0.elapsed().as_secs_f64(), status_kb("VmRSS:")));
+                samples
+                    .lock()
+                    .unwrap()
+                    .push((t0.elapsed().as_secs_f64(), status_kb("VmRSS:")));
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -183,7 +209,10 @@ fn one(per_host: u64) {
                 let observe = |_e: &Event| {};
                 match host::evacuate(&nova, Some(&glance), h, &opts, "bench", &observe) {
                     Ok(r) => {
-                        evacuated.fetch_add(r.count(|o| matches!(o, Outcome::Evacuated { .. })) as u64, Ordering::Relaxed);
+                        evacuated.fetch_add(
+                            r.count(|o| matches!(o, Outcome::Evacuated { .. })) as u64,
+                            Ordering::Relaxed,
+                        );
                         failed.fetch_add(r.failed() as u64, Ordering::Relaxed);
                     }
                     Err(e) => {
@@ -191,7 +220,10 @@ fn one(per_host: u64) {
                         failed.fetch_add(per_host, Ordering::Relaxed);
                     }
                 }
-                host_times.lock().unwrap().push((h.clone(), start, t_run.elapsed().as_secs_f64()));
+                host_times
+                    .lock()
+                    .unwrap()
+                    .push((h.clone(), start, t_run.elapsed().as_secs_f64()));
             });
         }
     });
@@ -207,10 +239,21 @@ fn one(per_host: u64) {
     // Per failed host: [posts, first POST start, last POST end, gets, first GET start, last GET end]
     let mut phases = vec![[0f64, f64::MAX, 0f64, 0f64, f64::MAX, 0f64]; hosts.len()];
     for t in timings.as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
-        let (m, path, st, en) = (t[0].as_str().unwrap_or(""), t[1].as_str().unwrap_or(""), t[2].as_f64().unwrap_or(0.0), t[3].as_f64().unwrap_or(0.0));
+        let (m, path, st, en) = (
+            t[0].as_str().unwrap_or(""),
+            t[1].as_str().unwrap_or(""),
+            t[2].as_f64().unwrap_or(0.0),
+            t[3].as_f64().unwrap_or(0.0),
+        );
         let mut parts = path.trim_end_matches('/').rsplit('/');
         let (last, prev) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let (id, base) = if m == "POST" && last == "action" { (prev, 0) } else if m == "GET" && prev == "servers" && last != "detail" { (last, 3) } else { continue };
+        let (id, base) = if m == "POST" && last == "action" {
+            (prev, 0)
+        } else if m == "GET" && prev == "servers" && last != "detail" {
+            (last, 3)
+        } else {
+            continue;
+        };
         let Some(&k) = owner.get(id) else { continue };
         let ph = &mut phases[k];
         ph[base] += 1.0;
@@ -244,9 +287,14 @@ fn one(per_host: u64) {
 
 fn run_child(per_host: u64) -> Value {
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe).args(["--one", &per_host.to_string()]).stderr(Stdio::inherit()).output().expect("run child");
+    let out = Command::new(exe)
+        .args(["--one", &per_host.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run child");
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("child output ({e}): {text}"))
+    serde_json::from_str(text.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("child output ({e}): {text}"))
 }
 
 fn f(v: &Value, k: &str) -> f64 {
@@ -255,7 +303,10 @@ fn f(v: &Value, k: &str) -> f64 {
 
 fn rss_profile(v: &Value) -> (u64, u64, u64) {
     // Median and max of VmRSS over the middle 80% of the run, and the last sample.
-    let s: Vec<u64> = v["rss_samples"].as_array().map(|a| a.iter().filter_map(|x| x[1].as_u64()).collect()).unwrap_or_default();
+    let s: Vec<u64> = v["rss_samples"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x[1].as_u64()).collect())
+        .unwrap_or_default();
     if s.is_empty() {
         return (0, 0, 0);
     }
@@ -293,7 +344,9 @@ fn main() {
     let server = &big["server"];
     let actions = server["actions"].as_f64().unwrap_or(0.0);
     let wall = f(big, "wall_s");
-    let reqs = server["requests"].as_f64().unwrap_or(f(big, "client_requests"));
+    let reqs = server["requests"]
+        .as_f64()
+        .unwrap_or(f(big, "client_requests"));
     let rps = reqs / wall;
     let evac_rps = actions / wall;
     let busy = f(server, "busy_s");
@@ -301,32 +354,65 @@ fn main() {
     println!("{:<44} {:>14}", "metric", "value");
     println!("{:<44} {:>14}", "-".repeat(44), "-".repeat(14));
     let row = |k: &str, v: String| println!("{:<44} {:>14}", k, v);
-    row("instances evacuated (arrived) / failed", format!("{} / {}", big["evacuated"], big["failed"]));
+    row(
+        "instances evacuated (arrived) / failed",
+        format!("{} / {}", big["evacuated"], big["failed"]),
+    );
     row("wall time (s)", format!("{wall:.2}"));
-    row("peak RSS of the engine process (VmHWM, MiB)", format!("{:.1}", f(big, "vm_hwm_kb") / 1024.0));
+    row(
+        "peak RSS of the engine process (VmHWM, MiB)",
+        format!("{:.1}", f(big, "vm_hwm_kb") / 1024.0),
+    );
     row("requests served (double log)", format!("{reqs:.0}"));
-    row("requests sent (client count)", format!("{}", big["client_requests"]));
-    row("TCP connections opened (double)", format!("{}", server["connections"]));
+    row(
+        "requests sent (client count)",
+        format!("{}", big["client_requests"]),
+    );
+    row(
+        "TCP connections opened (double)",
+        format!("{}", server["connections"]),
+    );
     row("requests/s (all)", format!("{rps:.0}"));
     row("evacuate requests/s (whole run)", format!("{evac_rps:.0}"));
-    row("mean requests in flight (server busy/wall)", format!("{:.1}", busy / wall));
-    row("peak requests in flight (server)", format!("{}", server["peak_in_flight"]));
+    row(
+        "mean requests in flight (server busy/wall)",
+        format!("{:.1}", busy / wall),
+    );
+    row(
+        "peak requests in flight (server)",
+        format!("{}", server["peak_in_flight"]),
+    );
     row("in-flight bound (shared limiter)", format!("{bound:.0}"));
     row("limit = bound / latency (req/s)", format!("{limit:.0}"));
-    row("RATIO requests/s / limit", format!("{:.1}%", 100.0 * rps / limit));
+    row(
+        "RATIO requests/s / limit",
+        format!("{:.1}%", 100.0 * rps / limit),
+    );
     let ideal = {
         // Lower bound on wall time with this bound and latency for the
         // evacuate requests alone.
         actions / limit
     };
-    row("evacuate requests alone at the limit (s)", format!("{ideal:.2}"));
+    row(
+        "evacuate requests alone at the limit (s)",
+        format!("{ideal:.2}"),
+    );
     // The request phases, host by host: evacuate requests (and, after the
     // fix, arrival reads) against what `concurrency` allows in their window.
     let per_host_limit = p.concurrency as f64 / lat;
     let mut post_ratios = Vec::new();
     let mut get_ratios = Vec::new();
-    for ph in big["phases"].as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
-        let v: Vec<f64> = ph.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
+    for ph in big["phases"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or(&[])
+    {
+        let v: Vec<f64> = ph
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(0.0))
+            .collect();
         if v[0] > 0.0 {
             post_ratios.push(v[0] / (v[2] - v[1]) / per_host_limit);
         }
@@ -342,26 +428,59 @@ fn main() {
         let mean = r.iter().sum::<f64>() / r.len() as f64;
         format!("{:.0}% (min {:.0}%)", 100.0 * mean, 100.0 * r[0])
     };
-    row("per-host limit = concurrency / latency", format!("{per_host_limit:.0}"));
-    row("RATIO evacuate phase (per host, mean)", stat(&mut post_ratios));
-    row("RATIO arrival reads (per host, mean)", stat(&mut get_ratios));
+    row(
+        "per-host limit = concurrency / latency",
+        format!("{per_host_limit:.0}"),
+    );
+    row(
+        "RATIO evacuate phase (per host, mean)",
+        stat(&mut post_ratios),
+    );
+    row(
+        "RATIO arrival reads (per host, mean)",
+        stat(&mut get_ratios),
+    );
     println!();
     println!("request mix: {}", server["kinds"]);
     println!();
     println!("memory (VmRSS sampled every 100 ms in the engine process):");
-    println!("{:<12} {:>10} {:>12} {:>12} {:>12} {:>12} {:>10}", "instances", "wall s", "RSS start", "RSS median", "RSS max", "RSS end", "VmHWM");
+    println!(
+        "{:<12} {:>10} {:>12} {:>12} {:>12} {:>12} {:>10}",
+        "instances", "wall s", "RSS start", "RSS median", "RSS max", "RSS end", "VmHWM"
+    );
     for r in &runs {
         let (med, max, end) = rss_profile(r);
         println!(
             "{:<12} {:>10.2} {:>10} K {:>10} K {:>10} K {:>10} K {:>8} K",
-            r["instances"].to_string(), f(r, "wall_s"), r["rss_before_kb"].to_string(), med, max, end, r["vm_hwm_kb"].to_string()
+            r["instances"].to_string(),
+            f(r, "wall_s"),
+            r["rss_before_kb"].to_string(),
+            med,
+            max,
+            end,
+            r["vm_hwm_kb"].to_string()
         );
     }
     println!();
     println!("VmRSS over the run (MiB, at 0%, 10%, .. 100% of the wall time):");
     for r in &runs {
-        let s: Vec<(f64, f64)> = r["rss_samples"].as_array().map(|a| a.iter().map(|x| (x[0].as_f64().unwrap_or(0.0), x[1].as_f64().unwrap_or(0.0) / 1024.0)).collect()).unwrap_or_default();
-        let (t_first, t_last) = (s.first().map_or(0.0, |x| x.0), s.last().map_or(0.0, |x| x.0));
+        let s: Vec<(f64, f64)> = r["rss_samples"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        (
+                            x[0].as_f64().unwrap_or(0.0),
+                            x[1].as_f64().unwrap_or(0.0) / 1024.0,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (t_first, t_last) = (
+            s.first().map_or(0.0, |x| x.0),
+            s.last().map_or(0.0, |x| x.0),
+        );
         let marks: Vec<String> = (0..=10)
             .map(|k| {
                 let t = t_first + (t_last - t_first) * k as f64 / 10.0;
@@ -369,12 +488,34 @@ fn main() {
                 format!("{v:.0}")
             })
             .collect();
-        println!("  {:>5} instances: {}", r["instances"].to_string(), marks.join(" "));
+        println!(
+            "  {:>5} instances: {}",
+            r["instances"].to_string(),
+            marks.join(" ")
+        );
     }
     println!();
-    let firsts: Vec<f64> = big["phases"].as_array().map(|a| a.iter().filter_map(|ph| ph[1].as_f64()).collect()).unwrap_or_default();
+    let firsts: Vec<f64> = big["phases"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|ph| ph[1].as_f64()).collect())
+        .unwrap_or_default();
     let t_first_post = firsts.iter().cloned().fold(f64::MAX, f64::min);
     let t_last_first = firsts.iter().cloned().fold(0.0, f64::max);
     println!("first evacuate request of the last host to start: {:.2} s after the first one (host_concurrency waves)", t_last_first - t_first_post);
-    println!("hosts (start..end s): {}", big["hosts"].as_array().map(|a| a.iter().map(|h| format!("{}:{:.1}..{:.1}", h[0].as_str().unwrap_or("?").trim_start_matches("compute-"), h[1].as_f64().unwrap_or(0.0), h[2].as_f64().unwrap_or(0.0))).collect::<Vec<_>>().join(" ")).unwrap_or_default());
+    println!(
+        "hosts (start..end s): {}",
+        big["hosts"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .map(|h| format!(
+                    "{}:{:.1}..{:.1}",
+                    h[0].as_str().unwrap_or("?").trim_start_matches("compute-"),
+                    h[1].as_f64().unwrap_or(0.0),
+                    h[2].as_f64().unwrap_or(0.0)
+                ))
+                .collect::<Vec<_>>()
+                .join(" "))
+            .unwrap_or_default()
+    );
 }

@@ -116,49 +116,80 @@ pub const CLOUD: Param = Param {
 pub const CLOUDS_YAML: Param = Param {
     long: Some("clouds-yaml"),
     metavar: Some("[path]"),
-    ..Param::new("clouds_yaml", "Path of clouds.yaml (default: the usual search path)")
+    ..Param::new(
+        "clouds_yaml",
+        "Path of clouds.yaml (default: the usual search path)",
+    )
 };
 pub const CACERT: Param = Param {
     long: Some("cacert"),
     metavar: Some("[path]"),
-    ..Param::new("cacert", "CA bundle (PEM) that signs the Keystone and Nova certificates")
+    ..Param::new(
+        "cacert",
+        "CA bundle (PEM) that signs the Keystone and Nova certificates",
+    )
 };
-pub const USER_ID: Param = Param { long: Some("user-id"), metavar: Some("[id]"), ..Param::new("user_id", "Keystone user id (instead of username and user_domain)") };
+pub const USER_ID: Param = Param {
+    long: Some("user-id"),
+    metavar: Some("[id]"),
+    ..Param::new(
+        "user_id",
+        "Keystone user id (instead of username and user_domain)",
+    )
+};
 pub const PROJECT_ID: Param = Param {
     long: Some("project-id"),
     metavar: Some("[id]"),
     aliases: &["tenant_id"],
-    ..Param::new("project_id", "Keystone project id (instead of tenant_name and project_domain)")
+    ..Param::new(
+        "project_id",
+        "Keystone project id (instead of tenant_name and project_domain)",
+    )
 };
 pub const APP_CRED_ID: Param = Param {
     long: Some("application-credential-id"),
     metavar: Some("[id]"),
-    ..Param::new("application_credential_id", "Keystone application credential id")
+    ..Param::new(
+        "application_credential_id",
+        "Keystone application credential id",
+    )
 };
 pub const APP_CRED_NAME: Param = Param {
     long: Some("application-credential-name"),
     metavar: Some("[name]"),
-    ..Param::new("application_credential_name", "Keystone application credential name (with username)")
+    ..Param::new(
+        "application_credential_name",
+        "Keystone application credential name (with username)",
+    )
 };
 pub const APP_CRED_SECRET: Param = Param {
     long: Some("application-credential-secret"),
     metavar: Some("[secret]"),
     kind: Kind::Secret,
-    ..Param::new("application_credential_secret", "Keystone application credential secret")
+    ..Param::new(
+        "application_credential_secret",
+        "Keystone application credential secret",
+    )
 };
 pub const CONNECT_TIMEOUT: Param = Param {
     long: Some("connect-timeout"),
     metavar: Some("[seconds]"),
     kind: Kind::Seconds,
     default: Some("10"),
-    ..Param::new("connect_timeout", "Seconds to wait for a TCP/TLS connection to Keystone or Nova")
+    ..Param::new(
+        "connect_timeout",
+        "Seconds to wait for a TCP/TLS connection to Keystone or Nova",
+    )
 };
 pub const API_TIMEOUT: Param = Param {
     long: Some("api-timeout"),
     metavar: Some("[seconds]"),
     kind: Kind::Seconds,
     default: Some("30"),
-    ..Param::new("api_timeout", "Seconds to wait for one Keystone or Nova response")
+    ..Param::new(
+        "api_timeout",
+        "Seconds to wait for one Keystone or Nova response",
+    )
 };
 
 pub const TOKEN_CACHE: Param = Param {
@@ -171,7 +202,9 @@ pub const TOKEN_CACHE: Param = Param {
 
 /// Where agents keep their Keystone tokens (root only).
 pub fn token_cache_dir() -> std::path::PathBuf {
-    std::env::var_os("IHA_TOKEN_CACHE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::PathBuf::from("/run/instance-ha/tokens"))
+    std::env::var_os("IHA_TOKEN_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/run/instance-ha/tokens"))
 }
 
 /// A session for an agent: the configuration from its parameters, and the
@@ -180,7 +213,11 @@ pub fn token_cache_dir() -> std::path::PathBuf {
 pub fn session(v: &Values) -> Result<crate::openstack::Session> {
     let cfg = cloud_config(v, |k| std::env::var(k).ok())?;
     let s = crate::openstack::Session::new(cfg)?;
-    let wanted = if v.table().iter().any(|p| p.name == "token_cache") { v.flag("token_cache")? } else { false };
+    let wanted = if v.table().iter().any(|p| p.name == "token_cache") {
+        v.flag("token_cache")?
+    } else {
+        false
+    };
     if wanted {
         let dir = token_cache_dir();
         if let Some(parent) = dir.parent() {
@@ -204,7 +241,10 @@ fn run_password_script(script: &str) -> Result<Secret> {
         .output()
         .map_err(|e| Error::config(format!("password_script: cannot run: {e}")))?;
     if !out.status.success() {
-        return Err(Error::config(format!("password_script exited with {}", out.status)));
+        return Err(Error::config(format!(
+            "password_script exited with {}",
+            out.status
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap_or("").trim_end().to_string();
@@ -218,7 +258,13 @@ fn run_password_script(script: &str) -> Result<Secret> {
 pub fn cloud_config(v: &Values, env: impl Fn(&str) -> Option<String>) -> Result<CloudConfig> {
     let has = |n: &str| v.table().iter().any(|p| p.name == n);
     let get = |n: &str| if has(n) { v.string(n) } else { None };
-    let explicit = |n: &str| if has(n) && v.is_set(n) { v.string(n) } else { None };
+    let explicit = |n: &str| {
+        if has(n) && v.is_set(n) {
+            v.string(n)
+        } else {
+            None
+        }
+    };
 
     let password = match (get("password"), get("password_script")) {
         (Some(p), _) => Some(Secret::new(p)),
@@ -244,9 +290,21 @@ pub fn cloud_config(v: &Values, env: impl Fn(&str) -> Option<String>) -> Result<
             None => None,
         },
         cacert: get("cacert").map(PathBuf::from),
-        insecure: if has("insecure") && v.is_set("insecure") { Some(v.flag("insecure")?) } else { None },
-        connect_timeout: if has("connect_timeout") { v.duration("connect_timeout")? } else { None },
-        read_timeout: if has("api_timeout") { v.duration("api_timeout")? } else { None },
+        insecure: if has("insecure") && v.is_set("insecure") {
+            Some(v.flag("insecure")?)
+        } else {
+            None
+        },
+        connect_timeout: if has("connect_timeout") {
+            v.duration("connect_timeout")?
+        } else {
+            None
+        },
+        read_timeout: if has("api_timeout") {
+            v.duration("api_timeout")?
+        } else {
+            None
+        },
         ..CloudConfig::default()
     };
 
@@ -267,11 +325,15 @@ pub fn cloud_config(v: &Values, env: impl Fn(&str) -> Option<String>) -> Result<
     }
     // The same for domains, restored as name/id pairs (a clouds.yaml
     // `user_domain_id` must not be shadowed by the default name).
-    if (base.user_domain_name.is_some() || base.user_domain_id.is_some()) && explicit("user_domain").is_none() {
+    if (base.user_domain_name.is_some() || base.user_domain_id.is_some())
+        && explicit("user_domain").is_none()
+    {
         cfg.user_domain_name = base.user_domain_name.clone();
         cfg.user_domain_id = base.user_domain_id.clone();
     }
-    if (base.project_domain_name.is_some() || base.project_domain_id.is_some()) && explicit("project_domain").is_none() {
+    if (base.project_domain_name.is_some() || base.project_domain_id.is_some())
+        && explicit("project_domain").is_none()
+    {
         cfg.project_domain_name = base.project_domain_name.clone();
         cfg.project_domain_id = base.project_domain_id.clone();
     }
@@ -283,6 +345,12 @@ pub fn cloud_config(v: &Values, env: impl Fn(&str) -> Option<String>) -> Result<
 /// (which the reference accepts and then drops by mistake).
 pub fn dns_domain(v: &Values) -> Option<String> {
     let has = |n: &str| v.table().iter().any(|p| p.name == n);
-    let explicit = |n: &str| if has(n) && v.is_set(n) { Some(v.get(n).unwrap_or("").to_string()) } else { None };
+    let explicit = |n: &str| {
+        if has(n) && v.is_set(n) {
+            Some(v.get(n).unwrap_or("").to_string())
+        } else {
+            None
+        }
+    };
     explicit("domain").or_else(|| explicit("compute_domain"))
 }

@@ -159,7 +159,9 @@ pub struct AgentDoc {
 impl AgentDoc {
     /// Is this parameter one the reference agent has?
     pub fn is_reference(&self, p: &Param) -> bool {
-        self.reference.iter().any(|r| *r == p.name || p.old_name == Some(*r))
+        self.reference
+            .iter()
+            .any(|r| *r == p.name || p.old_name == Some(*r))
     }
 }
 
@@ -182,14 +184,22 @@ fn ocf_action_text(name: &str) -> &'static str {
     match name {
         "start" => "Start the resource.",
         "stop" => "Stop the resource; succeeds whenever it can, even with a broken configuration.",
-        "monitor" => "Check the resource; a probe (interval 0) reports not running instead of failing.",
+        "monitor" => {
+            "Check the resource; a probe (interval 0) reports not running instead of failing."
+        }
         "validate-all" => "Check the parameters.",
-        "meta-data" => "Print the agent's XML metadata (generated from the same table as this page).",
+        "meta-data" => {
+            "Print the agent's XML metadata (generated from the same table as this page)."
+        }
         _ => "",
     }
 }
 
-fn fence_doc(agent: &dyn FenceAgent, reference: &'static [&'static str], reference_source: &'static str) -> AgentDoc {
+fn fence_doc(
+    agent: &dyn FenceAgent,
+    reference: &'static [&'static str],
+    reference_source: &'static str,
+) -> AgentDoc {
     let mut actions: Vec<ActionDoc> = agent
         .actions()
         .iter()
@@ -251,7 +261,11 @@ fn ocf_doc(
         actions: agent
             .actions()
             .iter()
-            .map(|a| ActionDoc { name: a.name, detail: ocf_action_detail(a), description: ocf_action_text(a.name) })
+            .map(|a| ActionDoc {
+                name: a.name,
+                detail: ocf_action_detail(a),
+                description: ocf_action_text(a.name),
+            })
             .collect(),
         reference,
         reference_source,
@@ -263,8 +277,16 @@ fn ocf_doc(
 /// The four agents, in the order the documentation lists them.
 pub fn agents() -> Vec<AgentDoc> {
     vec![
-        fence_doc(&fence::compute::FenceCompute, REFERENCE_FENCE_COMPUTE, "fence-agents' fence_compute (4.12.1)"),
-        fence_doc(&fence::evacuate::FenceEvacuate, REFERENCE_FENCE_EVACUATE, "fence-agents' fence_evacuate (4.12.1)"),
+        fence_doc(
+            &fence::compute::FenceCompute,
+            REFERENCE_FENCE_COMPUTE,
+            "fence-agents' fence_compute (4.12.1)",
+        ),
+        fence_doc(
+            &fence::evacuate::FenceEvacuate,
+            REFERENCE_FENCE_EVACUATE,
+            "fence-agents' fence_evacuate (4.12.1)",
+        ),
         ocf_doc(
             &ocf::nova_evacuate::NovaEvacuate,
             REFERENCE_NOVA_EVACUATE,
@@ -329,7 +351,11 @@ fn description(p: &Param) -> &'static str {
 // ---------------------------------------------------------------- markdown
 
 fn md(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;").replace('\n', " ")
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', " ")
 }
 
 fn code(s: &str) -> String {
@@ -338,7 +364,10 @@ fn code(s: &str) -> String {
     } else if s.contains('|') {
         format!(
             "<code>{}</code>",
-            s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "&#124;")
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('|', "&#124;")
         )
     } else if s.contains('`') {
         format!("`` {s} ``")
@@ -381,10 +410,14 @@ pub fn parameters_md() -> String {
         s.push_str(&format!("{}.\n\n", md(a.shortdesc.trim_end_matches('.'))));
         s.push_str(&format!("{}\n\n", md(a.longdesc)));
         match a.protocol {
-            Protocol::Fence => s.push_str(&format!("Pacemaker: `pcs stonith create <id> {} ...`. ", a.name)),
-            Protocol::Ocf => {
-                s.push_str(&format!("Pacemaker: `pcs resource create <id> ocf:openstack:{} ...`. ", a.name))
-            }
+            Protocol::Fence => s.push_str(&format!(
+                "Pacemaker: `pcs stonith create <id> {} ...`. ",
+                a.name
+            )),
+            Protocol::Ocf => s.push_str(&format!(
+                "Pacemaker: `pcs resource create <id> ocf:openstack:{} ...`. ",
+                a.name
+            )),
         }
         s.push_str(&format!(
             "Reference agent: {}. Man page: `{}`.\n\n",
@@ -394,8 +427,16 @@ pub fn parameters_md() -> String {
         s.push_str("| Parameter | Origin | Also accepted | Command line | Type | Default | Required | Description |\n");
         s.push_str("|---|---|---|---|---|---|---|---|\n");
         for p in a.table {
-            let origin = if a.is_reference(p) { "reference" } else { "**ours**" };
-            let others = other_names(p).iter().map(|o| md(o)).collect::<Vec<_>>().join(", ");
+            let origin = if a.is_reference(p) {
+                "reference"
+            } else {
+                "**ours**"
+            };
+            let others = other_names(p)
+                .iter()
+                .map(|o| md(o))
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut desc = md(description(p));
             if p.hidden {
                 desc.push_str(" (Not shown in `--help`.)");
@@ -417,7 +458,10 @@ pub fn parameters_md() -> String {
             if act.detail.is_empty() {
                 s.push_str(&format!("* `{}`: {}\n", act.name, act.description));
             } else {
-                s.push_str(&format!("* `{}` ({}): {}\n", act.name, act.detail, act.description));
+                s.push_str(&format!(
+                    "* `{}` ({}): {}\n",
+                    act.name, act.detail, act.description
+                ));
             }
         }
     }
@@ -461,8 +505,14 @@ pub fn man_page(a: &AgentDoc) -> String {
     s.push_str(".SH SYNOPSIS\n");
     match a.protocol {
         Protocol::Fence => {
-            s.push_str(&format!(".B {}\n[\\fIOPTIONS\\fR]\n.br\n", roff_opt(a.name)));
-            s.push_str(&format!(".B {}\n< \\fIkey=value lines\\fR\n", roff_opt(a.name)));
+            s.push_str(&format!(
+                ".B {}\n[\\fIOPTIONS\\fR]\n.br\n",
+                roff_opt(a.name)
+            ));
+            s.push_str(&format!(
+                ".B {}\n< \\fIkey=value lines\\fR\n",
+                roff_opt(a.name)
+            ));
         }
         Protocol::Ocf => {
             s.push_str(&format!(
@@ -582,8 +632,12 @@ fn cli_arg(arg: &clap::Arg) -> Option<String> {
         }
     }
     let mut text = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-    let values: Vec<String> =
-        arg.get_possible_values().iter().filter(|v| !v.is_hide_set()).map(|v| v.get_name().to_string()).collect();
+    let values: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .filter(|v| !v.is_hide_set())
+        .map(|v| v.get_name().to_string())
+        .collect();
     if !values.is_empty() && arg.get_action().takes_values() {
         if !text.is_empty() {
             text.push_str(". ");
@@ -604,7 +658,10 @@ pub fn cli_man_page() -> String {
     s.push_str(&format!(
         ".\\\" Generated by `cargo run --example gen-docs` from the instance-ha command's definition (src/cli, src/docs.rs). Do not edit.\n.TH INSTANCE\\-HA 8 \"\" \"instance-ha {version}\" \"System Administration\"\n"
     ));
-    s.push_str(&format!(".SH NAME\ninstance\\-ha \\- {}\n", roff(&about(&cmd))));
+    s.push_str(&format!(
+        ".SH NAME\ninstance\\-ha \\- {}\n",
+        roff(&about(&cmd))
+    ));
     s.push_str(".SH SYNOPSIS\n.B instance\\-ha\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n");
     s.push_str(".SH DESCRIPTION\n");
     s.push_str(
@@ -624,13 +681,27 @@ pub fn cli_man_page() -> String {
             .get_arguments()
             .filter(|a| a.is_positional() && !a.is_hide_set())
             .map(|a| {
-                let n = a.get_value_names().and_then(|v| v.first()).map(|v| v.to_string());
-                format!("\\fI{}\\fR", roff_opt(&n.unwrap_or_else(|| a.get_id().as_str().to_uppercase())))
+                let n = a
+                    .get_value_names()
+                    .and_then(|v| v.first())
+                    .map(|v| v.to_string());
+                format!(
+                    "\\fI{}\\fR",
+                    roff_opt(&n.unwrap_or_else(|| a.get_id().as_str().to_uppercase()))
+                )
             })
             .collect();
-        s.push_str(&format!(".SS {} {}\n", roff_opt(sub.get_name()), positional.join(" ")));
+        s.push_str(&format!(
+            ".SS {} {}\n",
+            roff_opt(sub.get_name()),
+            positional.join(" ")
+        ));
         s.push_str(&format!("{}\n", roff(&about(sub))));
-        let opts: Vec<String> = sub.get_arguments().filter(|a| !a.is_positional()).filter_map(cli_arg).collect();
+        let opts: Vec<String> = sub
+            .get_arguments()
+            .filter(|a| !a.is_positional())
+            .filter_map(cli_arg)
+            .collect();
         if !opts.is_empty() {
             s.push_str(".RS\n");
             for o in opts {
@@ -644,8 +715,10 @@ pub fn cli_man_page() -> String {
     );
     s.push_str(".TP\n\\fI/usr/share/doc/instance\\-ha/packaging.md\\fR\nHow the package lives beside the distributions' agents of the same names.\n");
     s.push_str(".SH SEE ALSO\n");
-    let mut see: Vec<String> =
-        agents().iter().map(|o| format!("\\fB{}\\fR(8)", roff_opt(o.man_file.trim_end_matches(".8")))).collect();
+    let mut see: Vec<String> = agents()
+        .iter()
+        .map(|o| format!("\\fB{}\\fR(8)", roff_opt(o.man_file.trim_end_matches(".8"))))
+        .collect();
     see.push("\\fBpcs\\fR(8)".to_string());
     see.push("\\fBcrm_mon\\fR(8)".to_string());
     s.push_str(&see.join(", "));
@@ -672,7 +745,9 @@ mod tests {
         for a in agents() {
             for r in a.reference {
                 assert!(
-                    a.table.iter().any(|p| p.name == *r || p.old_name == Some(*r)),
+                    a.table
+                        .iter()
+                        .any(|p| p.name == *r || p.old_name == Some(*r)),
                     "{}: reference parameter {r} missing from the table",
                     a.name
                 );

@@ -23,7 +23,11 @@ pub enum Error {
 
     /// No TCP/TLS connection, DNS failure, connection reset.
     #[error("cannot reach {service} at {url}: {reason}")]
-    Unreachable { service: String, url: String, reason: String },
+    Unreachable {
+        service: String,
+        url: String,
+        reason: String,
+    },
 
     /// A request or an overall wait ran out of time.
     #[error("timed out: {0}")]
@@ -36,7 +40,13 @@ pub enum Error {
     /// An OpenStack API answered with an error status; `message` is the
     /// service's own message (Nova's `badRequest.message`, ...).
     #[error("{service} {method} {path}: HTTP {status}: {message}")]
-    Api { service: String, method: String, path: String, status: u16, message: String },
+    Api {
+        service: String,
+        method: String,
+        path: String,
+        status: u16,
+        message: String,
+    },
 
     /// The API answered 2xx with a body we cannot understand.
     #[error("{service}: unexpected response: {message}")]
@@ -62,7 +72,10 @@ pub enum Error {
 
     /// Local I/O (state files, journal, log).
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -73,7 +86,10 @@ impl Error {
         Error::Config(msg.to_string())
     }
     pub fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
-        Error::Io { context: context.to_string(), source }
+        Error::Io {
+            context: context.to_string(),
+            source,
+        }
     }
     /// The HTTP status of an API error, if this is one.
     pub fn http_status(&self) -> Option<u16> {
@@ -103,9 +119,13 @@ pub fn redact(text: &str) -> String {
     for word in text.split_inclusive(|c: char| c.is_whitespace()) {
         let w = word.trim_end();
         let lower = w.to_ascii_lowercase();
-        let secretish = ["password", "secret", "token"].iter().any(|k| lower.contains(k))
+        let secretish = ["password", "secret", "token"]
+            .iter()
+            .any(|k| lower.contains(k))
             && (w.contains(':') || w.contains('='));
-        let opaque = w.len() >= 40 && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_=+/".contains(c));
+        let opaque = w.len() >= 40
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_=+/".contains(c));
         // `"password": "x"`: the key and its value are two words.
         let hide = secretish || opaque || value_follows;
         value_follows = secretish && (w.ends_with(':') || w.ends_with('='));
@@ -116,7 +136,10 @@ pub fn redact(text: &str) -> String {
             out.push_str(word);
         }
     }
-    let mut s: String = out.chars().filter(|c| !c.is_control() || *c == ' ').collect();
+    let mut s: String = out
+        .chars()
+        .filter(|c| !c.is_control() || *c == ' ')
+        .collect();
     if s.len() > 400 {
         let mut cut = 400;
         while !s.is_char_boundary(cut) {
@@ -137,7 +160,10 @@ mod tests {
         let t = "bad request {\"password\": \"hunter2\"} token=gAAAAABkZ7x8abcdefghijklmnopqrstuvwxyz0123456789";
         let r = redact(t);
         assert!(!r.contains("hunter2"), "{r}");
-        assert!(!r.contains("gAAAAABkZ7x8abcdefghijklmnopqrstuvwxyz0123456789"), "{r}");
+        assert!(
+            !r.contains("gAAAAABkZ7x8abcdefghijklmnopqrstuvwxyz0123456789"),
+            "{r}"
+        );
         assert!(r.starts_with("bad request"));
     }
 

@@ -26,7 +26,11 @@ pub fn resolve(node: &str, hosts: &[String], domain: Option<&str>) -> Result<Str
         return Ok(h.clone());
     }
     if let Some(d) = domain {
-        let want = if d.is_empty() { short(node).to_string() } else { format!("{}.{}", short(node), d.trim_start_matches('.')) };
+        let want = if d.is_empty() {
+            short(node).to_string()
+        } else {
+            format!("{}.{}", short(node), d.trim_start_matches('.'))
+        };
         if let Some(h) = hosts.iter().find(|h| h.eq_ignore_ascii_case(&want)) {
             return Ok(h.clone());
         }
@@ -38,13 +42,22 @@ pub fn resolve(node: &str, hosts: &[String], domain: Option<&str>) -> Result<Str
     if let Some(h) = hosts.iter().find(|h| h.eq_ignore_ascii_case(node)) {
         return Ok(h.clone());
     }
-    let candidates: Vec<&String> = hosts.iter().filter(|h| short(h).eq_ignore_ascii_case(short(node))).collect();
+    let candidates: Vec<&String> = hosts
+        .iter()
+        .filter(|h| short(h).eq_ignore_ascii_case(short(node)))
+        .collect();
     match candidates.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(Error::NotFound(format!("no nova-compute service for host '{node}'; Nova has: {}", list(hosts)))),
+        [] => Err(Error::NotFound(format!(
+            "no nova-compute service for host '{node}'; Nova has: {}",
+            list(hosts)
+        ))),
         many => Err(Error::Ambiguous(format!(
             "node '{node}' matches several Nova hosts: {}; set the domain parameter to choose",
-            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -87,10 +100,19 @@ mod tests {
     #[test]
     fn exact_short_and_fqdn() {
         let h = hosts(&["compute-0.example.com", "compute-1.example.com"]);
-        assert_eq!(resolve("compute-0", &h, None).unwrap(), "compute-0.example.com");
-        assert_eq!(resolve("compute-1.example.com", &h, None).unwrap(), "compute-1.example.com");
+        assert_eq!(
+            resolve("compute-0", &h, None).unwrap(),
+            "compute-0.example.com"
+        );
+        assert_eq!(
+            resolve("compute-1.example.com", &h, None).unwrap(),
+            "compute-1.example.com"
+        );
         let h = hosts(&["compute-0", "compute-1"]);
-        assert_eq!(resolve("compute-0.lab.local", &h, None).unwrap(), "compute-0");
+        assert_eq!(
+            resolve("compute-0.lab.local", &h, None).unwrap(),
+            "compute-0"
+        );
     }
 
     #[test]
@@ -99,8 +121,14 @@ mod tests {
         let e = resolve("compute-0", &h, None).unwrap_err();
         assert!(matches!(e, Error::Ambiguous(_)));
         assert!(e.to_string().contains("compute-0.a.com"));
-        assert_eq!(resolve("compute-0", &h, Some("b.com")).unwrap(), "compute-0.b.com");
-        assert_eq!(resolve("compute-0.a.com", &hosts(&["compute-0"]), Some("")).unwrap(), "compute-0");
+        assert_eq!(
+            resolve("compute-0", &h, Some("b.com")).unwrap(),
+            "compute-0.b.com"
+        );
+        assert_eq!(
+            resolve("compute-0.a.com", &hosts(&["compute-0"]), Some("")).unwrap(),
+            "compute-0"
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ const MAX_BYTES: u64 = 4 << 20;
 const KEEP: usize = 4;
 
 pub fn dir() -> PathBuf {
-    std::env::var_os("IHA_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    std::env::var_os("IHA_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
 }
 
 pub fn path() -> PathBuf {
@@ -28,7 +30,10 @@ fn rotate(p: &PathBuf) {
         return;
     }
     for i in (1..KEEP).rev() {
-        let _ = fs::rename(p.with_extension(format!("jsonl.{i}")), p.with_extension(format!("jsonl.{}", i + 1)));
+        let _ = fs::rename(
+            p.with_extension(format!("jsonl.{i}")),
+            p.with_extension(format!("jsonl.{}", i + 1)),
+        );
     }
     let _ = fs::rename(p, p.with_extension("jsonl.1"));
 }
@@ -70,7 +75,10 @@ pub fn record(report: &crate::engine::Report) {
 /// Every record, oldest first (rotated files included).
 pub fn read_all() -> Vec<serde_json::Value> {
     let p = path();
-    let mut files: Vec<PathBuf> = (1..=KEEP).rev().map(|i| p.with_extension(format!("jsonl.{i}"))).collect();
+    let mut files: Vec<PathBuf> = (1..=KEEP)
+        .rev()
+        .map(|i| p.with_extension(format!("jsonl.{i}")))
+        .collect();
     files.push(p);
     let mut out = Vec::new();
     for f in files {

@@ -11,18 +11,18 @@ pub mod engine;
 pub mod error;
 #[macro_use]
 pub mod log;
+pub mod cli;
 pub mod fence;
-pub mod ocf;
-pub mod openstack;
 pub mod hostmap;
 pub mod journal;
+pub mod metrics;
+pub mod ocf;
+pub mod openstack;
 pub mod pacemaker;
 pub mod params;
 pub mod state;
 pub mod time;
 pub mod xml;
-pub mod metrics;
-pub mod cli;
 
 pub use error::{Error, Result};
 
@@ -30,5 +30,8 @@ pub use error::{Error, Result};
 /// not valid UTF-8 are converted lossily (std::env::args would panic), so
 /// bad input becomes a clear "unrecognised option" error instead.
 pub fn args() -> Vec<String> {
-    std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect()
+    std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }

@@ -94,7 +94,9 @@ impl LogConfig {
             Some(f) => facility_from_name(&f).or(Some(Facility::LOG_DAEMON)),
         };
         let path = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let debug = env("HA_debug").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"));
+        let debug = env("HA_debug").is_some_and(|v| {
+            v == "1" || v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true")
+        });
         let logfile = path("HA_LOGFILE");
         let nowhere = facility.is_none() && logfile.is_none();
         LogConfig {
@@ -102,7 +104,11 @@ impl LogConfig {
             facility,
             logfile,
             debuglog: path("HA_DEBUGLOG"),
-            stderr: if nowhere || std::io::stderr().is_terminal() { Some(Level::Info) } else { None },
+            stderr: if nowhere || std::io::stderr().is_terminal() {
+                Some(Level::Info)
+            } else {
+                None
+            },
             debug,
         }
     }
@@ -113,7 +119,10 @@ impl LogConfig {
     /// exports to every agent), where the agent's other lines are.
     pub fn detached(mut self, env: impl Fn(&str) -> Option<String>) -> LogConfig {
         if self.facility.is_none() && self.logfile.is_none() {
-            self.logfile = env("HA_logfile").or_else(|| env("PCMK_logfile")).filter(|v| !v.is_empty() && v != "none").map(PathBuf::from);
+            self.logfile = env("HA_logfile")
+                .or_else(|| env("PCMK_logfile"))
+                .filter(|v| !v.is_empty() && v != "none")
+                .map(PathBuf::from);
         }
         self.stderr = None;
         self
@@ -138,7 +147,12 @@ pub fn init(cfg: LogConfig) {
             syslog_open = nix::syslog::openlog(Some(ident), LogFlags::LOG_PID, fac).is_ok();
         }
     }
-    let cell = LOGGER.get_or_init(|| Mutex::new(Logger { cfg: cfg.clone(), syslog_open }));
+    let cell = LOGGER.get_or_init(|| {
+        Mutex::new(Logger {
+            cfg: cfg.clone(),
+            syslog_open,
+        })
+    });
     if let Ok(mut l) = cell.lock() {
         l.cfg = cfg;
         l.syslog_open = syslog_open;
@@ -147,20 +161,28 @@ pub fn init(cfg: LogConfig) {
 
 /// Current configuration (for tests and for agents that adjust it).
 pub fn config() -> Option<LogConfig> {
-    LOGGER.get().and_then(|m| m.lock().ok()).map(|l| l.cfg.clone())
+    LOGGER
+        .get()
+        .and_then(|m| m.lock().ok())
+        .map(|l| l.cfg.clone())
 }
 
 /// One line: control characters (newlines from a multi-line API message)
 /// become spaces.
 pub fn one_line(msg: &str) -> String {
-    let s: String = msg.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let s: String = msg
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     s.trim().to_string()
 }
 
 /// `2026/11/21_20:47:27.123` in local time: ocf-shellfuncs' `hadate`
 /// with milliseconds (reaction times are sub-second).
 pub fn hadate() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let now = nix::libc::time_t::try_from(d.as_secs()).unwrap_or(0);
     // SAFETY: localtime_r writes only into the tm we pass.
     let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
@@ -211,10 +233,20 @@ pub fn emit(level: Level, args: fmt::Arguments<'_>) {
     let wanted = level < Level::Debug || cfg.debug;
     if wanted && l.syslog_open {
         if let Some(fac) = cfg.facility {
-            let _ = nix::syslog::syslog(nix::syslog::Priority::new(level.severity(), fac), &format!("{}: {}", level.label(), msg));
+            let _ = nix::syslog::syslog(
+                nix::syslog::Priority::new(level.severity(), fac),
+                &format!("{}: {}", level.label(), msg),
+            );
         }
     }
-    let line = format!("{}[{}]:\t{} {}: {}\n", cfg.tag, std::process::id(), hadate(), level.label(), msg);
+    let line = format!(
+        "{}[{}]:\t{} {}: {}\n",
+        cfg.tag,
+        std::process::id(),
+        hadate(),
+        level.label(),
+        msg
+    );
     if wanted {
         if let Some(p) = &cfg.logfile {
             append(p, &line);
@@ -267,11 +299,20 @@ mod tests {
         assert!(c.debug);
         let c = LogConfig::from_env("t", |k| (k == "HA_LOGFACILITY").then(|| "none".to_string()));
         assert_eq!(c.facility, None);
-        assert_eq!(c.stderr, Some(Level::Info), "no syslog, no file: stderr, as ocf-shellfuncs");
+        assert_eq!(
+            c.stderr,
+            Some(Level::Info),
+            "no syslog, no file: stderr, as ocf-shellfuncs"
+        );
         let c = LogConfig::from_env("t", |_| None);
         assert_eq!(c.facility, None, "unset: no syslog");
-        let d = c.detached(|k| (k == "HA_logfile").then(|| "/var/log/pacemaker/pacemaker.log".to_string()));
-        assert_eq!(d.logfile, Some(PathBuf::from("/var/log/pacemaker/pacemaker.log")));
+        let d = c.detached(|k| {
+            (k == "HA_logfile").then(|| "/var/log/pacemaker/pacemaker.log".to_string())
+        });
+        assert_eq!(
+            d.logfile,
+            Some(PathBuf::from("/var/log/pacemaker/pacemaker.log"))
+        );
         assert_eq!(d.stderr, None);
     }
 

@@ -35,10 +35,20 @@ pub const METRICS_FILE: Param = Param {
 };
 
 /// Histogram buckets for one host's evacuation, in seconds.
-pub const DURATION_BUCKETS: &[f64] = &[10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0];
+pub const DURATION_BUCKETS: &[f64] = &[
+    10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0,
+];
 
 /// Label values of `instance_ha_hosts`.
-pub const HOST_STATES: &[&str] = &["pending", "evacuating", "evacuated", "incomplete", "recovering", "in_service", "disabled_other"];
+pub const HOST_STATES: &[&str] = &[
+    "pending",
+    "evacuating",
+    "evacuated",
+    "incomplete",
+    "recovering",
+    "in_service",
+    "disabled_other",
+];
 
 /// What the metrics are computed from.
 #[derive(Debug, Default)]
@@ -77,10 +87,20 @@ struct Totals {
 }
 
 fn totals(records: &[Value]) -> Totals {
-    let mut t = Totals { buckets: vec![0; DURATION_BUCKETS.len()], ..Totals::default() };
-    for r in records.iter().filter(|r| r.get("type").and_then(Value::as_str) == Some("evacuation")) {
+    let mut t = Totals {
+        buckets: vec![0; DURATION_BUCKETS.len()],
+        ..Totals::default()
+    };
+    for r in records
+        .iter()
+        .filter(|r| r.get("type").and_then(Value::as_str) == Some("evacuation"))
+    {
         t.finished += 1;
-        let secs = r.get("seconds").and_then(Value::as_f64).unwrap_or(0.0).max(0.0);
+        let secs = r
+            .get("seconds")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            .max(0.0);
         t.sum += secs;
         for (i, b) in DURATION_BUCKETS.iter().enumerate() {
             if secs <= *b {
@@ -88,7 +108,12 @@ fn totals(records: &[Value]) -> Totals {
             }
         }
         let mut failed = 0;
-        for i in r.get("instances").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+        for i in r
+            .get("instances")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
             match i.get("outcome").and_then(Value::as_str).unwrap_or("") {
                 "evacuated" | "already-evacuated" | "accepted" => t.evacuated += 1,
                 "failed" => failed += 1,
@@ -100,7 +125,11 @@ fn totals(records: &[Value]) -> Totals {
         if failed > 0 {
             t.failed += 1;
         } else {
-            let end = r.get("started").and_then(Value::as_f64).map(|s| s + secs).or_else(|| r.get("time").and_then(Value::as_f64));
+            let end = r
+                .get("started")
+                .and_then(Value::as_f64)
+                .map(|s| s + secs)
+                .or_else(|| r.get("time").and_then(Value::as_f64));
             if let Some(e) = end {
                 t.last_success = Some(t.last_success.map_or(e, |l: f64| l.max(e)));
             }
@@ -126,33 +155,98 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
 pub fn render(inp: &Inputs) -> String {
     let t = totals(inp.records);
     let mut o = String::new();
-    let open = inp.services.map(|s| s.iter().filter(|s| host_state(s) == "evacuating").count() as u64);
+    let open = inp
+        .services
+        .map(|s| s.iter().filter(|s| host_state(s) == "evacuating").count() as u64);
 
     head(&mut o, "instance_ha_evacuations_started_total", "counter", "Host evacuations started (finished ones from the journal plus those Nova records as running).");
-    let _ = writeln!(o, "instance_ha_evacuations_started_total {}", t.finished + open.unwrap_or(0));
-    head(&mut o, "instance_ha_evacuations_finished_total", "counter", "Host evacuations finished, successful or not (journal).");
+    let _ = writeln!(
+        o,
+        "instance_ha_evacuations_started_total {}",
+        t.finished + open.unwrap_or(0)
+    );
+    head(
+        &mut o,
+        "instance_ha_evacuations_finished_total",
+        "counter",
+        "Host evacuations finished, successful or not (journal).",
+    );
     let _ = writeln!(o, "instance_ha_evacuations_finished_total {}", t.finished);
-    head(&mut o, "instance_ha_evacuations_failed_total", "counter", "Host evacuations that finished with at least one failed instance (journal).");
+    head(
+        &mut o,
+        "instance_ha_evacuations_failed_total",
+        "counter",
+        "Host evacuations that finished with at least one failed instance (journal).",
+    );
     let _ = writeln!(o, "instance_ha_evacuations_failed_total {}", t.failed);
 
-    head(&mut o, "instance_ha_evacuation_duration_seconds", "histogram", "Time to evacuate one host, first request to last instance settled (journal).");
+    head(
+        &mut o,
+        "instance_ha_evacuation_duration_seconds",
+        "histogram",
+        "Time to evacuate one host, first request to last instance settled (journal).",
+    );
     for (i, b) in DURATION_BUCKETS.iter().enumerate() {
-        let _ = writeln!(o, "instance_ha_evacuation_duration_seconds_bucket{{le=\"{}\"}} {}", num(*b), t.buckets[i]);
+        let _ = writeln!(
+            o,
+            "instance_ha_evacuation_duration_seconds_bucket{{le=\"{}\"}} {}",
+            num(*b),
+            t.buckets[i]
+        );
     }
-    let _ = writeln!(o, "instance_ha_evacuation_duration_seconds_bucket{{le=\"+Inf\"}} {}", t.finished);
-    let _ = writeln!(o, "instance_ha_evacuation_duration_seconds_sum {}", num((t.sum * 1000.0).round() / 1000.0));
-    let _ = writeln!(o, "instance_ha_evacuation_duration_seconds_count {}", t.finished);
+    let _ = writeln!(
+        o,
+        "instance_ha_evacuation_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+        t.finished
+    );
+    let _ = writeln!(
+        o,
+        "instance_ha_evacuation_duration_seconds_sum {}",
+        num((t.sum * 1000.0).round() / 1000.0)
+    );
+    let _ = writeln!(
+        o,
+        "instance_ha_evacuation_duration_seconds_count {}",
+        t.finished
+    );
 
-    head(&mut o, "instance_ha_instances_total", "counter", "Instances of evacuated hosts by outcome (journal).");
-    for (k, v) in [("evacuated", t.evacuated), ("failed", t.instances_failed), ("skipped", t.skipped)] {
+    head(
+        &mut o,
+        "instance_ha_instances_total",
+        "counter",
+        "Instances of evacuated hosts by outcome (journal).",
+    );
+    for (k, v) in [
+        ("evacuated", t.evacuated),
+        ("failed", t.instances_failed),
+        ("skipped", t.skipped),
+    ] {
         let _ = writeln!(o, "instance_ha_instances_total{{outcome=\"{k}\"}} {v}");
     }
 
-    head(&mut o, "instance_ha_last_successful_evacuation_timestamp_seconds", "gauge", "End of the last host evacuation without failures, seconds since the epoch (0: none).");
-    let _ = writeln!(o, "instance_ha_last_successful_evacuation_timestamp_seconds {}", num(t.last_success.unwrap_or(0.0).round()));
+    head(
+        &mut o,
+        "instance_ha_last_successful_evacuation_timestamp_seconds",
+        "gauge",
+        "End of the last host evacuation without failures, seconds since the epoch (0: none).",
+    );
+    let _ = writeln!(
+        o,
+        "instance_ha_last_successful_evacuation_timestamp_seconds {}",
+        num(t.last_success.unwrap_or(0.0).round())
+    );
 
-    head(&mut o, "instance_ha_nova_up", "gauge", "1 when Nova's compute services could be read for this file.");
-    let _ = writeln!(o, "instance_ha_nova_up {}", u8::from(inp.services.is_some()));
+    head(
+        &mut o,
+        "instance_ha_nova_up",
+        "gauge",
+        "1 when Nova's compute services could be read for this file.",
+    );
+    let _ = writeln!(
+        o,
+        "instance_ha_nova_up {}",
+        u8::from(inp.services.is_some())
+    );
     if let Some(services) = inp.services {
         head(&mut o, "instance_ha_hosts", "gauge", "nova-compute hosts per evacuation state (Nova's disabled_reason markers; in_service: no marker, enabled; disabled_other: disabled or forced down by someone else).");
         for st in HOST_STATES {
@@ -162,7 +256,11 @@ pub fn render(inp: &Inputs) -> String {
     }
 
     head(&mut o, "instance_ha_helper_heartbeat_timestamp_seconds", "gauge", "Last heartbeat of the NovaEvacuate helper, seconds since the epoch (0: no helper on this node).");
-    let _ = writeln!(o, "instance_ha_helper_heartbeat_timestamp_seconds {}", num((inp.heartbeat.unwrap_or(0.0) * 1000.0).round() / 1000.0));
+    let _ = writeln!(
+        o,
+        "instance_ha_helper_heartbeat_timestamp_seconds {}",
+        num((inp.heartbeat.unwrap_or(0.0) * 1000.0).round() / 1000.0)
+    );
     o
 }
 
@@ -174,8 +272,14 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let res = (|| -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
@@ -194,7 +298,9 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
 /// The last heartbeat of any NovaEvacuate helper on this node (its state
 /// files in `HA_RSCTMP`, default /run/resource-agents).
 pub fn helper_heartbeat() -> Option<f64> {
-    let dir = std::env::var_os("HA_RSCTMP").map(std::path::PathBuf::from).unwrap_or_else(|| "/run/resource-agents".into());
+    let dir = std::env::var_os("HA_RSCTMP")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/run/resource-agents".into());
     fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
@@ -202,7 +308,12 @@ pub fn helper_heartbeat() -> Option<f64> {
             let n = e.file_name().to_string_lossy().into_owned();
             n.starts_with("NovaEvacuate-") && n.ends_with(".state")
         })
-        .filter_map(|e| serde_json::from_str::<crate::ocf::daemon::Heartbeat>(&fs::read_to_string(e.path()).ok()?).ok())
+        .filter_map(|e| {
+            serde_json::from_str::<crate::ocf::daemon::Heartbeat>(
+                &fs::read_to_string(e.path()).ok()?,
+            )
+            .ok()
+        })
         .map(|h| h.time)
         .fold(None, |a: Option<f64>, t| Some(a.map_or(t, |a| a.max(t))))
 }
@@ -218,7 +329,11 @@ pub fn helper_tick(path: &str, services: &[Service], heartbeat: f64) {
     }
     let said = last.and_then(|(_, s)| s);
     let records = crate::journal::read_all();
-    let text = render(&Inputs { records: &records, services: (!services.is_empty()).then_some(services), heartbeat: Some(heartbeat) });
+    let text = render(&Inputs {
+        records: &records,
+        services: (!services.is_empty()).then_some(services),
+        heartbeat: Some(heartbeat),
+    });
     let mut said_now = said;
     if let Err(e) = write_atomic(Path::new(path), &text) {
         if said.map_or(true, |s| s.elapsed() >= Duration::from_secs(60)) {
@@ -250,8 +365,20 @@ mod tests {
                 {"outcome": "evacuated"}, {"outcome": "failed"}]}),
             serde_json::json!({"type": "other"}),
         ];
-        let services = vec![svc("c1", "enabled", None), svc("c2", "disabled", Some("instance-ha: evacuating since 2026-11-21T20:47:29Z by ctl1")), svc("c3", "disabled", Some("disk swap"))];
-        let text = render(&Inputs { records: &recs, services: Some(&services), heartbeat: Some(5.0) });
+        let services = vec![
+            svc("c1", "enabled", None),
+            svc(
+                "c2",
+                "disabled",
+                Some("instance-ha: evacuating since 2026-11-21T20:47:29Z by ctl1"),
+            ),
+            svc("c3", "disabled", Some("disk swap")),
+        ];
+        let text = render(&Inputs {
+            records: &recs,
+            services: Some(&services),
+            heartbeat: Some(5.0),
+        });
         for want in [
             "instance_ha_evacuations_finished_total 2\n",
             "instance_ha_evacuations_started_total 3\n",

@@ -159,7 +159,10 @@ pub struct Values {
 
 impl Values {
     pub fn new(table: &'static [Param]) -> Values {
-        Values { table, ..Values::default() }
+        Values {
+            table,
+            ..Values::default()
+        }
     }
 
     pub fn table(&self) -> &'static [Param] {
@@ -189,7 +192,8 @@ impl Values {
 
     /// Was it given explicitly (not just defaulted)?
     pub fn is_set(&self, name: &str) -> bool {
-        self.param(name).is_some_and(|p| self.set.contains_key(p.name))
+        self.param(name)
+            .is_some_and(|p| self.set.contains_key(p.name))
     }
 
     /// The value given, else the table's default; `None` when neither, when
@@ -209,11 +213,16 @@ impl Values {
     }
 
     fn spelled(&self, p: &Param) -> String {
-        self.spelled.get(p.name).cloned().unwrap_or_else(|| p.name.to_string())
+        self.spelled
+            .get(p.name)
+            .cloned()
+            .unwrap_or_else(|| p.name.to_string())
     }
 
     pub fn flag(&self, name: &str) -> Result<bool> {
-        let Some(p) = self.param(name) else { return Ok(false) };
+        let Some(p) = self.param(name) else {
+            return Ok(false);
+        };
         match self.get(name) {
             None => Ok(false),
             Some(v) => parse_bool(v).ok_or_else(|| {
@@ -226,17 +235,24 @@ impl Values {
     }
 
     pub fn int(&self, name: &str) -> Result<Option<i64>> {
-        let Some(p) = self.param(name) else { return Ok(None) };
+        let Some(p) = self.param(name) else {
+            return Ok(None);
+        };
         match self.get(name) {
             None => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                Error::usage(format!("invalid value '{v}' for {}: expected a whole number", self.spelled(p)))
+                Error::usage(format!(
+                    "invalid value '{v}' for {}: expected a whole number",
+                    self.spelled(p)
+                ))
             }),
         }
     }
 
     pub fn duration(&self, name: &str) -> Result<Option<Duration>> {
-        let Some(p) = self.param(name) else { return Ok(None) };
+        let Some(p) = self.param(name) else {
+            return Ok(None);
+        };
         match self.get(name) {
             None => Ok(None),
             Some(v) => parse_duration(v).map(Some).ok_or_else(|| {
@@ -273,7 +289,11 @@ impl Values {
 
     /// Names of required parameters that have no value.
     pub fn missing_required(&self) -> Vec<&'static str> {
-        self.table.iter().filter(|p| p.required && self.get(p.name).is_none()).map(|p| p.name).collect()
+        self.table
+            .iter()
+            .filter(|p| p.required && self.get(p.name).is_none())
+            .map(|p| p.name)
+            .collect()
     }
 }
 
@@ -290,7 +310,11 @@ pub fn parse_stdin(table: &'static [Param], text: &str, ignored: &[&str]) -> Res
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            values.warnings.push(format!("stdin line {}: ignoring '{}': no '=' in it", lineno + 1, printable(line)));
+            values.warnings.push(format!(
+                "stdin line {}: ignoring '{}': no '=' in it",
+                lineno + 1,
+                printable(line)
+            ));
             continue;
         };
         let key = key.trim();
@@ -306,15 +330,23 @@ pub fn parse_stdin(table: &'static [Param], text: &str, ignored: &[&str]) -> Res
                 }
                 values.set(p.name, value, key);
             }
-            None if ignored.iter().any(|i| i.replace('-', "_") == key.replace('-', "_")) => {}
-            None => values.warnings.push(format!("stdin line {}: ignoring unknown option '{}'", lineno + 1, printable(key))),
+            None if ignored
+                .iter()
+                .any(|i| i.replace('-', "_") == key.replace('-', "_")) => {}
+            None => values.warnings.push(format!(
+                "stdin line {}: ignoring unknown option '{}'",
+                lineno + 1,
+                printable(key)
+            )),
         }
     }
     Ok(values)
 }
 
 fn unquote(v: &str) -> &str {
-    if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+    if v.len() >= 2
+        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
         &v[1..v.len() - 1]
     } else {
         v
@@ -323,7 +355,10 @@ fn unquote(v: &str) -> &str {
 
 /// Keep operator input printable in messages (no control characters).
 pub fn printable(s: &str) -> String {
-    let mut out: String = s.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     if out.len() > 80 {
         let mut cut = 80;
         while !out.is_char_boundary(cut) {
@@ -358,14 +393,16 @@ pub fn parse_argv(table: &'static [Param], args: &[String]) -> Result<(Values, V
             let p = table
                 .iter()
                 .find(|p| p.long.is_some_and(|l| l == name) || p.matches(name))
-                .ok_or_else(|| Error::usage(format!("unrecognised option '--{}'", printable(name))))?;
+                .ok_or_else(|| {
+                    Error::usage(format!("unrecognised option '--{}'", printable(name)))
+                })?;
             if p.takes_value() {
                 let v = match inline {
                     Some(v) => v,
                     None => {
-                        let v = args
-                            .get(i)
-                            .ok_or_else(|| Error::usage(format!("option '--{name}' needs a value")))?;
+                        let v = args.get(i).ok_or_else(|| {
+                            Error::usage(format!("option '--{name}' needs a value"))
+                        })?;
                         i += 1;
                         v.clone()
                     }
@@ -402,7 +439,9 @@ pub fn parse_argv(table: &'static [Param], args: &[String]) -> Result<(Values, V
                     let v = if !rest.is_empty() {
                         rest
                     } else {
-                        let v = args.get(i).ok_or_else(|| Error::usage(format!("option '-{c}' needs a value")))?;
+                        let v = args
+                            .get(i)
+                            .ok_or_else(|| Error::usage(format!("option '-{c}' needs a value")))?;
                         i += 1;
                         v.clone()
                     };
@@ -423,10 +462,16 @@ pub fn parse_argv(table: &'static [Param], args: &[String]) -> Result<(Values, V
 
 /// `OCF_RESKEY_<name>` variables; unknown ones (`OCF_RESKEY_CRM_meta_*`
 /// and friends) are not ours to judge.
-pub fn parse_env(table: &'static [Param], prefix: &str, vars: impl IntoIterator<Item = (String, String)>) -> Values {
+pub fn parse_env(
+    table: &'static [Param],
+    prefix: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Values {
     let mut values = Values::new(table);
     for (k, v) in vars {
-        let Some(name) = k.strip_prefix(prefix) else { continue };
+        let Some(name) = k.strip_prefix(prefix) else {
+            continue;
+        };
         if name.starts_with("CRM_meta") {
             continue;
         }
@@ -440,7 +485,11 @@ pub fn parse_env(table: &'static [Param], prefix: &str, vars: impl IntoIterator<
 /// Merge `higher` over `lower` (explicit values in `higher` win).
 pub fn merge(mut lower: Values, higher: Values) -> Values {
     for (k, v) in higher.set {
-        let spelled = higher.spelled.get(k).cloned().unwrap_or_else(|| k.to_string());
+        let spelled = higher
+            .spelled
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| k.to_string());
         lower.set.insert(k, v);
         lower.spelled.insert(k, spelled);
     }
@@ -454,14 +503,56 @@ mod tests {
     use super::*;
 
     static T: &[Param] = &[
-        Param { short: Some('o'), long: Some("action"), metavar: Some("[action]"), default: Some("off"), ..Param::new("action", "Fencing action") },
-        Param { short: Some('k'), long: Some("auth-url"), metavar: Some("[url]"), ..Param::new("auth_url", "Keystone URL") },
-        Param { short: Some('p'), long: Some("password"), old_name: Some("passwd"), kind: Kind::Secret, ..Param::new("password", "Password") },
-        Param { long: Some("insecure"), kind: Kind::Bool, ..Param::new("insecure", "Insecure") },
-        Param { short: Some('v'), long: Some("verbose"), kind: Kind::Bool, ..Param::new("verbose", "Verbose") },
-        Param { short: Some('n'), long: Some("plug"), old_name: Some("port"), metavar: Some("[id]"), ..Param::new("plug", "Plug") },
-        Param { long: Some("delay"), kind: Kind::Seconds, default: Some("0"), ..Param::new("delay", "Delay") },
-        Param { long: Some("user-domain"), short: Some('u'), old_name: Some("user-domain"), ..Param::new("user_domain", "User domain") },
+        Param {
+            short: Some('o'),
+            long: Some("action"),
+            metavar: Some("[action]"),
+            default: Some("off"),
+            ..Param::new("action", "Fencing action")
+        },
+        Param {
+            short: Some('k'),
+            long: Some("auth-url"),
+            metavar: Some("[url]"),
+            ..Param::new("auth_url", "Keystone URL")
+        },
+        Param {
+            short: Some('p'),
+            long: Some("password"),
+            old_name: Some("passwd"),
+            kind: Kind::Secret,
+            ..Param::new("password", "Password")
+        },
+        Param {
+            long: Some("insecure"),
+            kind: Kind::Bool,
+            ..Param::new("insecure", "Insecure")
+        },
+        Param {
+            short: Some('v'),
+            long: Some("verbose"),
+            kind: Kind::Bool,
+            ..Param::new("verbose", "Verbose")
+        },
+        Param {
+            short: Some('n'),
+            long: Some("plug"),
+            old_name: Some("port"),
+            metavar: Some("[id]"),
+            ..Param::new("plug", "Plug")
+        },
+        Param {
+            long: Some("delay"),
+            kind: Kind::Seconds,
+            default: Some("0"),
+            ..Param::new("delay", "Delay")
+        },
+        Param {
+            long: Some("user-domain"),
+            short: Some('u'),
+            old_name: Some("user-domain"),
+            ..Param::new("user_domain", "User domain")
+        },
     ];
 
     #[test]
@@ -488,7 +579,16 @@ mod tests {
 
     #[test]
     fn stdin_booleans() {
-        for (s, b) in [("yes", true), ("on", true), ("TRUE", true), ("1", true), ("no", false), ("off", false), ("0", false), ("False", false)] {
+        for (s, b) in [
+            ("yes", true),
+            ("on", true),
+            ("TRUE", true),
+            ("1", true),
+            ("no", false),
+            ("off", false),
+            ("0", false),
+            ("False", false),
+        ] {
             let v = parse_stdin(T, &format!("insecure={s}"), &[]).unwrap();
             assert_eq!(v.flag("insecure").unwrap(), b, "{s}");
         }
@@ -496,10 +596,20 @@ mod tests {
 
     #[test]
     fn argv_short_long_clusters() {
-        let args: Vec<String> = ["-ooff", "-k", "http://x", "--password=pw", "-vv", "--insecure", "--plug", "c1", "extra"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "-ooff",
+            "-k",
+            "http://x",
+            "--password=pw",
+            "-vv",
+            "--insecure",
+            "--plug",
+            "c1",
+            "extra",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let (v, pos) = parse_argv(T, &args).unwrap();
         assert_eq!(v.get("action"), Some("off"));
         assert_eq!(v.get("auth_url"), Some("http://x"));
@@ -527,7 +637,10 @@ mod tests {
             "OCF_RESKEY_",
             vec![
                 ("OCF_RESKEY_auth_url".to_string(), "http://a".to_string()),
-                ("OCF_RESKEY_CRM_meta_interval".to_string(), "10000".to_string()),
+                (
+                    "OCF_RESKEY_CRM_meta_interval".to_string(),
+                    "10000".to_string(),
+                ),
                 ("PATH".to_string(), "/bin".to_string()),
             ],
         );

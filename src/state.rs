@@ -75,7 +75,12 @@ pub struct Marker {
 
 impl Marker {
     pub fn new(phase: Phase, by: &str) -> Marker {
-        Marker { phase, since: now(), by: by.to_string(), note: None }
+        Marker {
+            phase,
+            since: now(),
+            by: by.to_string(),
+            note: None,
+        }
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Marker {
         self.note = Some(note.into());
@@ -84,7 +89,12 @@ impl Marker {
 
     /// The `disabled_reason` text (Nova allows 255 characters).
     pub fn render(&self) -> String {
-        let mut s = format!("{PREFIX} {} since {} by {}", self.phase.name(), format_rfc3339(self.since), self.by);
+        let mut s = format!(
+            "{PREFIX} {} since {} by {}",
+            self.phase.name(),
+            format_rfc3339(self.since),
+            self.by
+        );
         if let Some(n) = &self.note {
             s.push_str("; ");
             s.push_str(n);
@@ -116,7 +126,12 @@ impl Marker {
                 _ => {}
             }
         }
-        Some(Marker { phase, since, by, note })
+        Some(Marker {
+            phase,
+            since,
+            by,
+            note,
+        })
     }
 }
 
@@ -126,9 +141,17 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let m = Marker { phase: Phase::Evacuating, since: 1_763_758_047, by: "ctl1".into(), note: None };
+        let m = Marker {
+            phase: Phase::Evacuating,
+            since: 1_763_758_047,
+            by: "ctl1".into(),
+            note: None,
+        };
         let r = m.render();
-        assert_eq!(r, "instance-ha: evacuating since 2025-11-21T20:47:27Z by ctl1");
+        assert_eq!(
+            r,
+            "instance-ha: evacuating since 2025-11-21T20:47:27Z by ctl1"
+        );
         assert_eq!(Marker::parse(Some(&r)), Some(m));
         let m = Marker::new(Phase::Incomplete, "ctl2").with_note("2 of 20 failed");
         assert_eq!(Marker::parse(Some(&m.render())), Some(m));

@@ -6,12 +6,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the epoch, now.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Seconds since the epoch, with sub-second precision.
 pub fn now_f64() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Parse an ISO 8601 / RFC 3339 timestamp (a missing zone means UTC, as
@@ -19,7 +25,13 @@ pub fn now_f64() -> f64 {
 pub fn parse_datetime(s: &str) -> Option<u64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -30,7 +42,9 @@ pub fn parse_datetime(s: &str) -> Option<u64> {
     }
     let mut rest = s[19..].trim_start();
     if let Some(r) = rest.strip_prefix('.') {
-        rest = r.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+        rest = r
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
     }
     let offset = match rest {
         "" | "Z" | "z" | "UTC" | "+00:00" => 0,
@@ -42,7 +56,9 @@ pub fn parse_datetime(s: &str) -> Option<u64> {
             };
             let t = &rest[1..];
             let (oh, om) = match t.len() {
-                5 if t.as_bytes()[2] == b':' => (t[0..2].parse::<i64>().ok()?, t[3..5].parse::<i64>().ok()?),
+                5 if t.as_bytes()[2] == b':' => {
+                    (t[0..2].parse::<i64>().ok()?, t[3..5].parse::<i64>().ok()?)
+                }
                 4 => (t[0..2].parse::<i64>().ok()?, t[2..4].parse::<i64>().ok()?),
                 2 => (t.parse::<i64>().ok()?, 0),
                 _ => return None,
@@ -59,7 +75,12 @@ pub fn format_rfc3339(t: u64) -> String {
     let days = (t / 86400) as i64;
     let secs = t % 86400;
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Howard Hinnant's days_from_civil: proleptic Gregorian date -> days
@@ -95,9 +116,18 @@ mod tests {
     #[test]
     fn parse_forms() {
         assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_datetime("2026-11-21T12:00:00.123456Z"), Some(1795262400));
-        assert_eq!(parse_datetime("2026-11-21T12:00:00.000000"), Some(1795262400));
-        assert_eq!(parse_datetime("2026-11-21 13:00:00 +01:00"), Some(1795262400));
+        assert_eq!(
+            parse_datetime("2026-11-21T12:00:00.123456Z"),
+            Some(1795262400)
+        );
+        assert_eq!(
+            parse_datetime("2026-11-21T12:00:00.000000"),
+            Some(1795262400)
+        );
+        assert_eq!(
+            parse_datetime("2026-11-21 13:00:00 +01:00"),
+            Some(1795262400)
+        );
         assert_eq!(parse_datetime("2026-11-21T11:30:00-0030"), Some(1795262400));
         assert_eq!(parse_datetime("tomorrow"), None);
         assert_eq!(parse_datetime("2026-13-21T11:30:00Z"), None);

@@ -35,7 +35,9 @@ pub fn unescape(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            _ if ent.starts_with("#x") => u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32),
+            _ if ent.starts_with("#x") => u32::from_str_radix(&ent[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -82,7 +84,9 @@ pub fn attributes(s: &str) -> Vec<(String, String)> {
         let Some(eq) = rest.find('=') else { break };
         let name = rest[..eq].trim().trim_start_matches('/').to_string();
         rest = rest[eq + 1..].trim_start();
-        let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else { break };
+        let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            break;
+        };
         rest = &rest[1..];
         let Some(close) = rest.find(q) else { break };
         attrs.push((name, unescape(&rest[..close])));
@@ -93,7 +97,10 @@ pub fn attributes(s: &str) -> Vec<(String, String)> {
 
 /// Value of attribute `name` in an attribute list from `elements`.
 pub fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]

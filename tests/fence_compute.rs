@@ -18,7 +18,10 @@ impl Lab {
     fn new(cfg: Config) -> Lab {
         let dir = TempDir::new("fc");
         fake_attrd(&dir);
-        Lab { double: Double::start(cfg), dir }
+        Lab {
+            double: Double::start(cfg),
+            dir,
+        }
     }
     fn default() -> Lab {
         Lab::new(Config::new().evacuation_time(Duration::from_millis(50)))
@@ -36,7 +39,10 @@ impl Lab {
     /// What pacemaker-fenced writes on stdin.
     fn fence(&self, action: &str, node: &str, extra: &str) -> Output {
         Run::agent("fence_compute")
-            .stdin(format!("action={action}\nnodename={node}\nport={node}\n{}{extra}", self.creds()))
+            .stdin(format!(
+                "action={action}\nnodename={node}\nport={node}\n{}{extra}",
+                self.creds()
+            ))
             .path_first(self.dir.path())
             .run()
     }
@@ -51,13 +57,17 @@ impl Lab {
 #[test]
 fn status_maps_the_nova_service() {
     let lab = Lab::default();
-    lab.fence("status", "compute-0", "").code(0).stdout_has("Status: ON");
+    lab.fence("status", "compute-0", "")
+        .code(0)
+        .stdout_has("Status: ON");
     // Dead but not yet fenced: "failed", which the reference reports as on.
     lab.double.set_compute_alive("compute-0", false);
     lab.fence("status", "compute-0", "").code(0);
     lab.double.set_forced_down("compute-0", true);
     lab.double.set_disabled("compute-0", Some("x"));
-    lab.fence("status", "compute-0", "").code(2).stdout_has("Status: OFF");
+    lab.fence("status", "compute-0", "")
+        .code(2)
+        .stdout_has("Status: OFF");
 }
 
 #[test]
@@ -68,10 +78,21 @@ fn off_forces_down_disables_and_records_the_evacuation() {
     let s = lab.double.service("compute-1").unwrap();
     assert!(s.forced_down, "{s:?}");
     assert_eq!(s.status, "disabled");
-    assert!(s.disabled_reason.as_deref().unwrap().starts_with("instance-ha: pending since "), "{s:?}");
+    assert!(
+        s.disabled_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("instance-ha: pending since "),
+        "{s:?}"
+    );
     assert_eq!(attrd_value(&lab.dir, "compute-1").as_deref(), Some("yes"));
     // Exactly the reference's command line, for mixed deployments.
-    assert!(lab.attrd_log().contains("-p -n evacuate -N compute-1 -U yes"), "{}", lab.attrd_log());
+    assert!(
+        lab.attrd_log()
+            .contains("-p -n evacuate -N compute-1 -U yes"),
+        "{}",
+        lab.attrd_log()
+    );
     // Other hosts untouched.
     assert!(!lab.double.service("compute-0").unwrap().forced_down);
 }
@@ -86,16 +107,30 @@ fn reboot_is_off() {
 #[test]
 fn off_fails_when_nova_fails() {
     let lab = Lab::default();
-    lab.double.inject_error("PUT", "/compute/v2.1/os-services", 500, 10);
-    lab.fence("off", "compute-1", "").code(1).one_error_line().stderr_has("HTTP 500");
-    assert!(attrd_value(&lab.dir, "compute-1").is_none(), "must not record what did not happen");
+    lab.double
+        .inject_error("PUT", "/compute/v2.1/os-services", 500, 10);
+    lab.fence("off", "compute-1", "")
+        .code(1)
+        .one_error_line()
+        .stderr_has("HTTP 500");
+    assert!(
+        attrd_value(&lab.dir, "compute-1").is_none(),
+        "must not record what did not happen"
+    );
 }
 
 #[test]
 fn off_fails_when_attrd_fails() {
     let lab = Lab::default();
-    lab.dir.write("attrd_updater", "#!/bin/sh\necho 'Could not connect to attrd' >&2\nexit 102\n", 0o755);
-    lab.fence("off", "compute-1", "").code(1).one_error_line().stderr_has("attrd");
+    lab.dir.write(
+        "attrd_updater",
+        "#!/bin/sh\necho 'Could not connect to attrd' >&2\nexit 102\n",
+        0o755,
+    );
+    lab.fence("off", "compute-1", "")
+        .code(1)
+        .one_error_line()
+        .stderr_has("attrd");
 }
 
 #[test]
@@ -105,9 +140,14 @@ fn on_waits_for_a_pending_evacuation_and_fails_when_it_does_not_end() {
     lab.fence("off", "compute-1", "").code(0);
     let t = Instant::now();
     let out = lab.fence("on", "compute-1", "evacuation_wait=2\n");
-    out.code(1).one_error_line().stderr_has("evacuation not finished");
+    out.code(1)
+        .one_error_line()
+        .stderr_has("evacuation not finished");
     assert!(t.elapsed() < Duration::from_secs(10), "bounded wait");
-    assert!(lab.double.service("compute-1").unwrap().forced_down, "still fenced");
+    assert!(
+        lab.double.service("compute-1").unwrap().forced_down,
+        "still fenced"
+    );
 }
 
 #[test]
@@ -120,11 +160,22 @@ fn on_brings_back_a_host_with_nothing_to_clean_up() {
     let nova = lab.nova();
     let svc = nova.compute_services(Some("compute-1")).unwrap().remove(0);
     let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
-    nova.update_service(&svc, &instance_ha::openstack::ServiceUpdate { enabled: Some(false), disabled_reason: Some(marker.render()), ..Default::default() }).unwrap();
+    nova.update_service(
+        &svc,
+        &instance_ha::openstack::ServiceUpdate {
+            enabled: Some(false),
+            disabled_reason: Some(marker.render()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     lab.double.set_compute_alive("compute-1", true);
     lab.fence("on", "compute-1", "").code(0);
     let s = lab.double.service("compute-1").unwrap();
-    assert!(!s.forced_down && s.status == "enabled" && s.state == "up", "{s:?}");
+    assert!(
+        !s.forced_down && s.status == "enabled" && s.state == "up",
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -137,7 +188,10 @@ fn on_with_done_migrations_returns_promptly_and_records_recovering() {
     nova.evacuate(&id, &EvacuateOptions::default()).unwrap();
     let t = Instant::now();
     while lab.double.server(&id).unwrap().host.as_deref() == Some("compute-1") {
-        assert!(t.elapsed() < Duration::from_secs(5), "double did not evacuate");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "double did not evacuate"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     while lab.double.pending_evacuations() > 0 {
@@ -146,16 +200,35 @@ fn on_with_done_migrations_returns_promptly_and_records_recovering() {
     std::fs::write(lab.dir.path().join("attrd/evacuate@compute-1"), "no").unwrap();
     let svc = nova.compute_services(Some("compute-1")).unwrap().remove(0);
     let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
-    nova.update_service(&svc, &instance_ha::openstack::ServiceUpdate { enabled: Some(false), disabled_reason: Some(marker.render()), ..Default::default() }).unwrap();
+    nova.update_service(
+        &svc,
+        &instance_ha::openstack::ServiceUpdate {
+            enabled: Some(false),
+            disabled_reason: Some(marker.render()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
 
     // The node rejoins; nova-compute has not started yet.
     let t = Instant::now();
     let out = lab.fence("on", "compute-1", "");
-    out.code(0).stderr_has("still forced down").stderr_has("recovering");
-    assert!(t.elapsed() < Duration::from_secs(5), "on must not block on nova-compute");
+    out.code(0)
+        .stderr_has("still forced down")
+        .stderr_has("recovering");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "on must not block on nova-compute"
+    );
     let s = lab.double.service("compute-1").unwrap();
     assert!(s.forced_down, "Nova refused: still forced down");
-    assert!(s.disabled_reason.as_deref().unwrap().starts_with("instance-ha: recovering"), "{s:?}");
+    assert!(
+        s.disabled_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("instance-ha: recovering"),
+        "{s:?}"
+    );
 
     // nova-compute starts and cleans up; a later `on` finishes the job.
     lab.double.restart_compute("compute-1");
@@ -168,8 +241,11 @@ fn on_with_done_migrations_returns_promptly_and_records_recovering() {
 #[test]
 fn on_leaves_an_operators_own_disable_alone() {
     let lab = Lab::default();
-    lab.double.set_disabled("compute-0", Some("hardware maintenance, ticket 42"));
-    lab.fence("on", "compute-0", "").code(0).stderr_has("not ours");
+    lab.double
+        .set_disabled("compute-0", Some("hardware maintenance, ticket 42"));
+    lab.fence("on", "compute-0", "")
+        .code(0)
+        .stderr_has("not ours");
     assert_eq!(lab.double.service("compute-0").unwrap().status, "disabled");
 }
 
@@ -177,9 +253,17 @@ fn on_leaves_an_operators_own_disable_alone() {
 fn fqdn_and_short_names_map_both_ways() {
     let lab = Lab::new(Config::new().hosts(["compute-0.example.com", "compute-1.example.com"]));
     lab.fence("off", "compute-0", "").code(0);
-    assert!(lab.double.service("compute-0.example.com").unwrap().forced_down);
+    assert!(
+        lab.double
+            .service("compute-0.example.com")
+            .unwrap()
+            .forced_down
+    );
     // The attribute is keyed by the Nova host name, as the reference does.
-    assert_eq!(attrd_value(&lab.dir, "compute-0.example.com").as_deref(), Some("yes"));
+    assert_eq!(
+        attrd_value(&lab.dir, "compute-0.example.com").as_deref(),
+        Some("yes")
+    );
     let lab = Lab::new(Config::new().hosts(["compute-0", "compute-1"]));
     lab.fence("status", "compute-1.lab.local", "").code(0);
 }
@@ -187,38 +271,76 @@ fn fqdn_and_short_names_map_both_ways() {
 #[test]
 fn ambiguous_names_are_an_error_and_domain_decides() {
     let lab = Lab::new(Config::new().hosts(["compute-0.a.example", "compute-0.b.example"]));
-    lab.fence("off", "compute-0", "").code(1).one_error_line().stderr_has("compute-0.a.example").stderr_has("compute-0.b.example");
-    assert!(!lab.double.service("compute-0.a.example").unwrap().forced_down);
+    lab.fence("off", "compute-0", "")
+        .code(1)
+        .one_error_line()
+        .stderr_has("compute-0.a.example")
+        .stderr_has("compute-0.b.example");
+    assert!(
+        !lab.double
+            .service("compute-0.a.example")
+            .unwrap()
+            .forced_down
+    );
     lab.fence("off", "compute-0", "domain=b.example\n").code(0);
-    assert!(lab.double.service("compute-0.b.example").unwrap().forced_down);
-    assert!(!lab.double.service("compute-0.a.example").unwrap().forced_down);
+    assert!(
+        lab.double
+            .service("compute-0.b.example")
+            .unwrap()
+            .forced_down
+    );
+    assert!(
+        !lab.double
+            .service("compute-0.a.example")
+            .unwrap()
+            .forced_down
+    );
     // The deprecated compute_domain works too (the reference drops it).
-    lab.fence("off", "compute-0", "compute-domain=a.example\n").code(0);
-    assert!(lab.double.service("compute-0.a.example").unwrap().forced_down);
+    lab.fence("off", "compute-0", "compute-domain=a.example\n")
+        .code(0);
+    assert!(
+        lab.double
+            .service("compute-0.a.example")
+            .unwrap()
+            .forced_down
+    );
 }
 
 #[test]
 fn unknown_host_is_a_clear_failure() {
     let lab = Lab::default();
-    lab.fence("off", "compute-9", "").code(1).one_error_line().stderr_has("no nova-compute service for host 'compute-9'");
+    lab.fence("off", "compute-9", "")
+        .code(1)
+        .one_error_line()
+        .stderr_has("no nova-compute service for host 'compute-9'");
 }
 
 #[test]
 fn list_and_list_status() {
     let lab = Lab::new(Config::new().hosts(["compute-0.example.com", "compute-1"]));
     let out = lab.fence("list", "", "");
-    out.code(0).stdout_has("compute-0.example.com,\n").stdout_has("compute-0,\n").stdout_has("compute-1,\n");
+    out.code(0)
+        .stdout_has("compute-0.example.com,\n")
+        .stdout_has("compute-0,\n")
+        .stdout_has("compute-1,\n");
     lab.double.set_forced_down("compute-1", true);
     lab.double.set_disabled("compute-1", Some("x"));
-    lab.fence("list-status", "", "").code(0).stdout_has("compute-1,,off\n").stdout_has("compute-0,,on\n");
+    lab.fence("list-status", "", "")
+        .code(0)
+        .stdout_has("compute-1,,off\n")
+        .stdout_has("compute-0,,on\n");
 }
 
 #[test]
 fn monitor_checks_keystone_and_nova() {
     let lab = Lab::default();
     lab.fence("monitor", "", "").code(0);
-    lab.double.inject_error("GET", "/compute/v2.1/os-services", 503, 10);
-    lab.fence("monitor", "", "").code(1).one_error_line().stderr_has("503");
+    lab.double
+        .inject_error("GET", "/compute/v2.1/os-services", 503, 10);
+    lab.fence("monitor", "", "")
+        .code(1)
+        .one_error_line()
+        .stderr_has("503");
 }
 
 #[test]
@@ -231,7 +353,10 @@ fn wrong_password_fails_without_echoing_it() {
         ))
         .path_first(lab.dir.path())
         .run();
-    out.code(1).one_error_line().stderr_has("authentication failed").output_lacks("Wr0ngPassw0rd");
+    out.code(1)
+        .one_error_line()
+        .stderr_has("authentication failed")
+        .output_lacks("Wr0ngPassw0rd");
 }
 
 #[test]
@@ -239,7 +364,22 @@ fn command_line_options_work_like_the_reference() {
     let lab = Lab::default();
     let d = &lab.double;
     Run::agent("fence_compute")
-        .args(["-o", "off", "-n", "compute-2", "-k", &d.auth_url(), "-l", &d.username(), "-t", &d.project(), "-e", "publicURL", "--region-name", d.region()])
+        .args([
+            "-o",
+            "off",
+            "-n",
+            "compute-2",
+            "-k",
+            &d.auth_url(),
+            "-l",
+            &d.username(),
+            "-t",
+            &d.project(),
+            "-e",
+            "publicURL",
+            "--region-name",
+            d.region(),
+        ])
         .args(["--password-script", &format!("echo {}", d.password())])
         .path_first(lab.dir.path())
         .run()
@@ -254,13 +394,20 @@ fn legacy_nova_without_service_uuids() {
     lab.fence("off", "compute-1", "").code(0);
     let s = lab.double.service("compute-1").unwrap();
     assert!(s.forced_down && s.status == "disabled", "{s:?}");
-    assert!(lab.double.requests().iter().any(|r| r.path.ends_with("/os-services/force-down")), "legacy endpoint used");
+    assert!(
+        lab.double
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/os-services/force-down")),
+        "legacy endpoint used"
+    );
 }
 
 #[test]
 fn record_only_disabled_does_nothing() {
     let lab = Lab::default();
-    lab.fence("off", "compute-1", "record_only=Disabled\n").code(0);
+    lab.fence("off", "compute-1", "record_only=Disabled\n")
+        .code(0);
     assert!(!lab.double.service("compute-1").unwrap().forced_down);
 }
 
@@ -288,6 +435,11 @@ fn regression_a_cached_token_does_not_hide_a_wrong_password() {
             .run()
     };
     run(&lab.double.password()).code(0);
-    assert!(std::fs::read_dir(cache.path().join("t")).unwrap().count() >= 1, "token cached");
-    run("not-the-password").code(1).stderr_has("authentication failed");
+    assert!(
+        std::fs::read_dir(cache.path().join("t")).unwrap().count() >= 1,
+        "token cached"
+    );
+    run("not-the-password")
+        .code(1)
+        .stderr_has("authentication failed");
 }

@@ -18,27 +18,49 @@ fn stdin(d: &Double, action: &str, node: &str, extra: &str) -> String {
 }
 
 fn agent(d: &Double, action: &str, node: &str, extra: &str) -> Output {
-    Run::agent("fence_evacuate").stdin(stdin(d, action, node, extra)).env("IHA_STATE_DIR", std::env::temp_dir().join("iha-test-journal")).run()
+    Run::agent("fence_evacuate")
+        .stdin(stdin(d, action, node, extra))
+        .env(
+            "IHA_STATE_DIR",
+            std::env::temp_dir().join("iha-test-journal"),
+        )
+        .run()
 }
 
 fn fenced(d: &Double, host: &str) {
     d.set_compute_alive(host, false);
     d.set_forced_down(host, true);
-    d.set_disabled(host, Some("instance-ha: pending since 2026-01-01T00:00:00Z by fence_compute"));
+    d.set_disabled(
+        host,
+        Some("instance-ha: pending since 2026-01-01T00:00:00Z by fence_compute"),
+    );
 }
 
 #[test]
 fn off_requires_the_host_to_be_fenced_in_nova() {
     let d = Double::start(Config::new());
     let id = d.add_server(ServerSpec::new("vm", "compute-1"));
-    agent(&d, "off", "compute-1", "").code(1).one_error_line().stderr_has("cannot resurrect");
+    agent(&d, "off", "compute-1", "")
+        .code(1)
+        .one_error_line()
+        .stderr_has("cannot resurrect");
     assert_eq!(d.evacuate_requests(&id), 0);
 }
 
 #[test]
 fn off_evacuates_everything_and_waits_for_arrival() {
     let d = Double::start(Config::new().evacuation_time(Duration::from_millis(100)));
-    let ids: Vec<String> = (0..10).map(|i| d.add_server(ServerSpec::new(&format!("vm{i}"), "compute-1").status(if i % 3 == 0 { "SHUTOFF" } else { "ACTIVE" }))).collect();
+    let ids: Vec<String> = (0..10)
+        .map(|i| {
+            d.add_server(
+                ServerSpec::new(&format!("vm{i}"), "compute-1").status(if i % 3 == 0 {
+                    "SHUTOFF"
+                } else {
+                    "ACTIVE"
+                }),
+            )
+        })
+        .collect();
     fenced(&d, "compute-1");
     agent(&d, "off", "compute-1", "").code(0);
     for (i, id) in ids.iter().enumerate() {
@@ -47,7 +69,13 @@ fn off_evacuates_everything_and_waits_for_arrival() {
         assert_eq!(s.status, if i % 3 == 0 { "SHUTOFF" } else { "ACTIVE" });
     }
     let svc = d.service("compute-1").unwrap();
-    assert!(svc.disabled_reason.as_deref().unwrap().starts_with("instance-ha: evacuated"), "{svc:?}");
+    assert!(
+        svc.disabled_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("instance-ha: evacuated"),
+        "{svc:?}"
+    );
 }
 
 #[test]
@@ -61,7 +89,13 @@ fn off_fails_when_an_instance_does_not_come_back() {
     out.code(1).one_error_line().stderr_has("1 failed");
     assert_eq!(d.evacuate_requests(&bad), 2);
     let svc = d.service("compute-1").unwrap();
-    assert!(svc.disabled_reason.as_deref().unwrap().starts_with("instance-ha: incomplete"), "{svc:?}");
+    assert!(
+        svc.disabled_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("instance-ha: incomplete"),
+        "{svc:?}"
+    );
 }
 
 #[test]
@@ -69,7 +103,9 @@ fn instance_filtering_false_evacuates_nothing_as_the_reference() {
     let d = Double::start(Config::new());
     let id = d.add_server(ServerSpec::new("vm", "compute-1"));
     fenced(&d, "compute-1");
-    agent(&d, "off", "compute-1", "instance_filtering=False\n").code(0).stderr_lacks("FAILED");
+    agent(&d, "off", "compute-1", "instance_filtering=False\n")
+        .code(0)
+        .stderr_lacks("FAILED");
     assert_eq!(d.evacuate_requests(&id), 0);
 }
 
@@ -95,6 +131,12 @@ fn status_is_off_for_a_fenced_host() {
 #[test]
 fn bad_engine_parameters_are_rejected_up_front() {
     let d = Double::start(Config::new());
-    agent(&d, "off", "compute-1", "concurrency=0\n").code(1).one_error_line().stderr_has("concurrency");
-    agent(&d, "off", "compute-1", "evacuate_policy=some\n").code(1).one_error_line().stderr_has("evacuate_policy");
+    agent(&d, "off", "compute-1", "concurrency=0\n")
+        .code(1)
+        .one_error_line()
+        .stderr_has("concurrency");
+    agent(&d, "off", "compute-1", "evacuate_policy=some\n")
+        .code(1)
+        .one_error_line()
+        .stderr_has("evacuate_policy");
 }

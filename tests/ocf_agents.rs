@@ -20,7 +20,10 @@ impl Lab {
         let dir = TempDir::new("ocf");
         fake_attrd(&dir);
         std::fs::create_dir_all(dir.path().join("rsctmp")).unwrap();
-        Lab { d: Double::start(cfg), dir }
+        Lab {
+            d: Double::start(cfg),
+            dir,
+        }
     }
     fn ocf(&self, agent: &str, action: &str, extra: &[(&str, &str)]) -> Output {
         let mut r = Run::agent(agent)
@@ -51,12 +54,30 @@ impl Lab {
         std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
     }
     fn set_attr(&self, node: &str, v: &str) {
-        std::fs::write(self.dir.path().join("attrd").join(format!("evacuate@{node}")), v).unwrap();
+        std::fs::write(
+            self.dir
+                .path()
+                .join("attrd")
+                .join(format!("evacuate@{node}")),
+            v,
+        )
+        .unwrap();
     }
     /// crm_mon and stonith_admin that report `fenced` nodes as fenced now.
     fn fake_cluster(&self, fenced: &[&str]) {
-        let nodes: String = self.d.hosts().iter().map(|h| format!("<node name=\"{h}\" online=\"false\" type=\"remote\"/>")).collect();
-        self.dir.write("crm_mon", &format!("#!/bin/sh\necho '<pacemaker-result><nodes>{nodes}</nodes></pacemaker-result>'\n"), 0o755);
+        let nodes: String = self
+            .d
+            .hosts()
+            .iter()
+            .map(|h| format!("<node name=\"{h}\" online=\"false\" type=\"remote\"/>"))
+            .collect();
+        self.dir.write(
+            "crm_mon",
+            &format!(
+                "#!/bin/sh\necho '<pacemaker-result><nodes>{nodes}</nodes></pacemaker-result>'\n"
+            ),
+            0o755,
+        );
         // Like Pacemaker 2.1.5: per target only (no '*'), and without
         // --verbose a single event, the old one.
         let mut hist = String::new();
@@ -78,7 +99,13 @@ impl Drop for Lab {
 fn fence(d: &Double, host: &str) {
     d.set_compute_alive(host, false);
     d.set_forced_down(host, true);
-    d.set_disabled(host, Some(&instance_ha::state::Marker::new(instance_ha::state::Phase::Pending, "fence_compute").render()));
+    d.set_disabled(
+        host,
+        Some(
+            &instance_ha::state::Marker::new(instance_ha::state::Phase::Pending, "fence_compute")
+                .render(),
+        ),
+    );
 }
 
 #[test]
@@ -94,41 +121,82 @@ fn metadata_validates_against_the_ocf_dtd() {
 
 #[test]
 fn meta_data_works_when_the_log_file_cannot_be_opened() {
-    Run::agent("NovaEvacuate").args(["meta-data"]).env("HA_LOGFILE", "/nonexistent/dir/x.log").run().code(0);
+    Run::agent("NovaEvacuate")
+        .args(["meta-data"])
+        .env("HA_LOGFILE", "/nonexistent/dir/x.log")
+        .run()
+        .code(0);
 }
 
 #[test]
 fn unknown_action_and_bad_values() {
     let lab = Lab::new(Config::new());
-    lab.ocf("NovaEvacuate", "promote", &[]).code(3).stderr_has("ocf-exit-reason:");
-    lab.ocf("NovaEvacuate", "validate-all", &[("concurrency", "lots")]).code(6).stderr_has("ocf-exit-reason:").stderr_has("concurrency");
+    lab.ocf("NovaEvacuate", "promote", &[])
+        .code(3)
+        .stderr_has("ocf-exit-reason:");
+    lab.ocf("NovaEvacuate", "validate-all", &[("concurrency", "lots")])
+        .code(6)
+        .stderr_has("ocf-exit-reason:")
+        .stderr_has("concurrency");
     let out = Run::agent("NovaEvacuate").args(["validate-all"]).run();
-    out.code(6).stderr_has("ocf-exit-reason:").stderr_has("auth_url");
+    out.code(6)
+        .stderr_has("ocf-exit-reason:")
+        .stderr_has("auth_url");
 }
 
 #[test]
 fn nova_evacuate_lifecycle_and_fast_reaction() {
     let lab = Lab::new(Config::new().evacuation_time(Duration::from_millis(100)));
-    let ids: Vec<String> = (0..6).map(|i| lab.d.add_server(ServerSpec::new(&format!("vm{i}"), "compute-1"))).collect();
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            lab.d
+                .add_server(ServerSpec::new(&format!("vm{i}"), "compute-1"))
+        })
+        .collect();
     let no_fencing_check = [("require_fencing", "false")];
     // Probe before start: not running, no reason line.
-    let probe = Run::agent("NovaEvacuate").args(["monitor"]).env("HA_RSCTMP", lab.dir.path().join("rsctmp")).env("OCF_RESOURCE_INSTANCE", "test-rsc").env("OCF_RESKEY_auth_url", lab.d.auth_url()).env("OCF_RESKEY_username", "a").env("OCF_RESKEY_password", "b").env("OCF_RESKEY_tenant_name", "c").run();
+    let probe = Run::agent("NovaEvacuate")
+        .args(["monitor"])
+        .env("HA_RSCTMP", lab.dir.path().join("rsctmp"))
+        .env("OCF_RESOURCE_INSTANCE", "test-rsc")
+        .env("OCF_RESKEY_auth_url", lab.d.auth_url())
+        .env("OCF_RESKEY_username", "a")
+        .env("OCF_RESKEY_password", "b")
+        .env("OCF_RESKEY_tenant_name", "c")
+        .run();
     probe.code(7);
     lab.ocf("NovaEvacuate", "start", &no_fencing_check).code(0);
-    lab.ocf("NovaEvacuate", "monitor", &no_fencing_check).code(0);
+    lab.ocf("NovaEvacuate", "monitor", &no_fencing_check)
+        .code(0);
     lab.ocf("NovaEvacuate", "start", &no_fencing_check).code(0); // idempotent
 
     // fence_compute records the host.
     fence(&lab.d, "compute-1");
     lab.set_attr("compute-1", "yes");
-    wait_until("every server moved", 20, || ids.iter().all(|id| lab.d.server(id).unwrap().host.as_deref() != Some("compute-1")));
-    wait_until("attrd evacuate=no", 10, || attrd_value(&lab.dir, "compute-1").as_deref() == Some("no"));
+    wait_until("every server moved", 20, || {
+        ids.iter()
+            .all(|id| lab.d.server(id).unwrap().host.as_deref() != Some("compute-1"))
+    });
+    wait_until("attrd evacuate=no", 10, || {
+        attrd_value(&lab.dir, "compute-1").as_deref() == Some("no")
+    });
     let svc = lab.d.service("compute-1").unwrap();
-    assert!(svc.disabled_reason.as_deref().unwrap().starts_with("instance-ha: evacuated"), "{svc:?}");
+    assert!(
+        svc.disabled_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("instance-ha: evacuated"),
+        "{svc:?}"
+    );
     for id in &ids {
         assert_eq!(lab.d.evacuate_requests(id), 1);
     }
-    assert!(lab.log().contains("compute-1: evacuating (attrd evacuate=yes"), "{}", lab.log());
+    assert!(
+        lab.log()
+            .contains("compute-1: evacuating (attrd evacuate=yes"),
+        "{}",
+        lab.log()
+    );
 
     lab.ocf("NovaEvacuate", "stop", &[]).code(0);
     lab.ocf("NovaEvacuate", "monitor", &[]).code(7);
@@ -138,12 +206,28 @@ fn nova_evacuate_lifecycle_and_fast_reaction() {
 #[test]
 fn a_dead_helper_is_a_failed_resource() {
     let lab = Lab::new(Config::new());
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")]).code(0);
+    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")])
+        .code(0);
     let pidfile = lab.dir.path().join("rsctmp/NovaEvacuate-test-rsc.pid");
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-    wait_until("helper dead", 5, || !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| c.is_empty()).unwrap_or(true));
-    lab.ocf("NovaEvacuate", "monitor", &[]).code(1).stderr_has("ocf-exit-reason:helper process died");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("helper dead", 5, || {
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.is_empty())
+                .unwrap_or(true)
+    });
+    lab.ocf("NovaEvacuate", "monitor", &[])
+        .code(1)
+        .stderr_has("ocf-exit-reason:helper process died");
     lab.ocf("NovaEvacuate", "stop", &[]).code(0);
 }
 
@@ -154,14 +238,25 @@ fn the_durable_record_alone_is_enough() {
     let lab = Lab::new(Config::new().evacuation_time(Duration::from_millis(50)));
     let id = lab.d.add_server(ServerSpec::new("vm", "compute-2"));
     fence(&lab.d, "compute-2");
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false"), ("nova_poll_interval", "0.5")]).code(0);
-    wait_until("moved", 20, || lab.d.server(&id).unwrap().host.as_deref() != Some("compute-2"));
+    lab.ocf(
+        "NovaEvacuate",
+        "start",
+        &[("require_fencing", "false"), ("nova_poll_interval", "0.5")],
+    )
+    .code(0);
+    wait_until("moved", 20, || {
+        lab.d.server(&id).unwrap().host.as_deref() != Some("compute-2")
+    });
     assert_eq!(lab.d.evacuate_requests(&id), 1);
 }
 
 #[test]
 fn mass_failure_stops_loudly() {
-    let lab = Lab::new(Config::new().host_count(4).evacuation_time(Duration::from_millis(50)));
+    let lab = Lab::new(
+        Config::new()
+            .host_count(4)
+            .evacuation_time(Duration::from_millis(50)),
+    );
     let a = lab.d.add_server(ServerSpec::new("a", "compute-1"));
     let b = lab.d.add_server(ServerSpec::new("b", "compute-2"));
     let c = lab.d.add_server(ServerSpec::new("c", "compute-3"));
@@ -169,11 +264,23 @@ fn mass_failure_stops_loudly() {
         fence(&lab.d, h);
         lab.set_attr(h, "yes");
     }
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false"), ("max_failed_share", "50")]).code(0);
-    wait_until("guard logged", 10, || lab.log().contains("MASS FAILURE GUARD: 3 of 4 compute hosts"));
+    lab.ocf(
+        "NovaEvacuate",
+        "start",
+        &[("require_fencing", "false"), ("max_failed_share", "50")],
+    )
+    .code(0);
+    wait_until("guard logged", 10, || {
+        lab.log()
+            .contains("MASS FAILURE GUARD: 3 of 4 compute hosts")
+    });
     std::thread::sleep(Duration::from_millis(500));
     for id in [&a, &b, &c] {
-        assert_eq!(lab.d.evacuate_requests(id), 0, "nothing evacuated under the guard");
+        assert_eq!(
+            lab.d.evacuate_requests(id),
+            0,
+            "nothing evacuated under the guard"
+        );
     }
     // The monitor shows it too (one warning per monitor).
     lab.ocf("NovaEvacuate", "monitor", &[]).code(0);
@@ -187,11 +294,15 @@ fn no_evacuation_before_the_cluster_fenced_the_host() {
     fence(&lab.d, "compute-1");
     lab.set_attr("compute-1", "yes");
     lab.ocf("NovaEvacuate", "start", &[]).code(0);
-    wait_until("waiting logged", 10, || lab.log().contains("no completed fencing"));
+    wait_until("waiting logged", 10, || {
+        lab.log().contains("no completed fencing")
+    });
     assert_eq!(lab.d.evacuate_requests(&id), 0);
     // Pacemaker's history now shows the fencing: it goes.
     lab.fake_cluster(&["compute-1"]);
-    wait_until("moved", 20, || lab.d.server(&id).unwrap().host.as_deref() != Some("compute-1"));
+    wait_until("moved", 20, || {
+        lab.d.server(&id).unwrap().host.as_deref() != Some("compute-1")
+    });
 }
 
 #[test]
@@ -199,13 +310,20 @@ fn a_host_nova_shows_up_is_never_evacuated() {
     let lab = Lab::new(Config::new());
     let id = lab.d.add_server(ServerSpec::new("vm", "compute-1"));
     lab.set_attr("compute-1", "yes");
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")]).code(0);
-    wait_until("refusal logged", 10, || lab.log().contains("Nova shows nova-compute up"));
+    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")])
+        .code(0);
+    wait_until("refusal logged", 10, || {
+        lab.log().contains("Nova shows nova-compute up")
+    });
     assert_eq!(lab.d.evacuate_requests(&id), 0);
 }
 
 fn wait_agent(lab: &Lab, action: &str, node: &str, timeout_ms: &str) -> Output {
-    lab.ocf("nova-compute-wait", action, &[("CRM_meta_on_node", node), ("CRM_meta_timeout", timeout_ms)])
+    lab.ocf(
+        "nova-compute-wait",
+        action,
+        &[("CRM_meta_on_node", node), ("CRM_meta_timeout", timeout_ms)],
+    )
 }
 
 #[test]
@@ -215,25 +333,47 @@ fn nova_compute_wait_holds_until_the_evacuation_is_over_then_brings_the_host_bac
     fence(&lab.d, "compute-1");
     // attrd was wiped on reconnect: only Nova knows.
     let out = wait_agent(&lab, "start", "compute-1", "9000");
-    out.code(1).stderr_has("ocf-exit-reason:").stderr_has("holding nova-compute");
+    out.code(1)
+        .stderr_has("ocf-exit-reason:")
+        .stderr_has("holding nova-compute");
     wait_agent(&lab, "monitor", "compute-1", "20000").code(7);
 
     // NovaEvacuate does its job.
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false"), ("nova_poll_interval", "0.5")]).code(0);
-    wait_until("evacuated", 20, || lab.d.service("compute-1").unwrap().disabled_reason.unwrap_or_default().starts_with("instance-ha: evacuated"));
-    assert_ne!(lab.d.server(&id).unwrap().host.as_deref(), Some("compute-1"));
+    lab.ocf(
+        "NovaEvacuate",
+        "start",
+        &[("require_fencing", "false"), ("nova_poll_interval", "0.5")],
+    )
+    .code(0);
+    wait_until("evacuated", 20, || {
+        lab.d
+            .service("compute-1")
+            .unwrap()
+            .disabled_reason
+            .unwrap_or_default()
+            .starts_with("instance-ha: evacuated")
+    });
+    assert_ne!(
+        lab.d.server(&id).unwrap().host.as_deref(),
+        Some("compute-1")
+    );
     wait_agent(&lab, "start", "compute-1", "20000").code(0);
 
     // nova-compute has started but not cleaned up yet: Nova refuses.
     lab.d.set_compute_alive("compute-1", true);
-    wait_agent(&lab, "monitor", "compute-1", "20000").code(0).stderr_lacks("ocf-exit-reason");
+    wait_agent(&lab, "monitor", "compute-1", "20000")
+        .code(0)
+        .stderr_lacks("ocf-exit-reason");
     assert!(lab.d.service("compute-1").unwrap().forced_down);
     assert!(lab.log().contains("still forced down"), "{}", lab.log());
     // It cleans up: the next monitor brings the host back.
     lab.d.restart_compute("compute-1");
     wait_agent(&lab, "monitor", "compute-1", "20000").code(0);
     let s = lab.d.service("compute-1").unwrap();
-    assert!(!s.forced_down && s.status == "enabled" && s.state == "up", "{s:?}");
+    assert!(
+        !s.forced_down && s.status == "enabled" && s.state == "up",
+        "{s:?}"
+    );
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
 }
@@ -250,13 +390,21 @@ fn nova_compute_wait_does_not_block_a_node_nova_has_never_seen() {
     // A new compute: its nova-compute registers the service on first start.
     let lab = Lab::new(Config::new());
     wait_agent(&lab, "start", "compute-new", "20000").code(0);
-    assert!(lab.log().contains("no nova-compute service for host 'compute-new'"), "{}", lab.log());
+    assert!(
+        lab.log()
+            .contains("no nova-compute service for host 'compute-new'"),
+        "{}",
+        lab.log()
+    );
 }
 
 #[test]
 fn nova_compute_wait_ambiguous_name_is_a_configuration_error() {
     let lab = Lab::new(Config::new().hosts(["compute-0.a.example", "compute-0.b.example"]));
-    wait_agent(&lab, "start", "compute-0", "20000").code(6).stderr_has("ocf-exit-reason:").stderr_has("compute-0.b.example");
+    wait_agent(&lab, "start", "compute-0", "20000")
+        .code(6)
+        .stderr_has("ocf-exit-reason:")
+        .stderr_has("compute-0.b.example");
 }
 
 #[test]
@@ -265,12 +413,26 @@ fn regression_a_finished_host_is_not_evacuated_again_from_a_stale_snapshot() {
     let id = lab.d.add_server(ServerSpec::new("vm", "compute-1"));
     fence(&lab.d, "compute-1");
     lab.set_attr("compute-1", "yes");
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false"), ("nova_poll_interval", "3")]).code(0);
-    wait_until("moved", 20, || lab.d.server(&id).unwrap().host.as_deref() != Some("compute-1"));
-    wait_until("attrd no", 10, || attrd_value(&lab.dir, "compute-1").as_deref() == Some("no"));
+    lab.ocf(
+        "NovaEvacuate",
+        "start",
+        &[("require_fencing", "false"), ("nova_poll_interval", "3")],
+    )
+    .code(0);
+    wait_until("moved", 20, || {
+        lab.d.server(&id).unwrap().host.as_deref() != Some("compute-1")
+    });
+    wait_until("attrd no", 10, || {
+        attrd_value(&lab.dir, "compute-1").as_deref() == Some("no")
+    });
     std::thread::sleep(Duration::from_secs(4));
     let runs = lab.log().matches("compute-1: evacuating (").count();
-    assert_eq!(runs, 1, "one evacuation run, not a second one from a stale snapshot:\n{}", lab.log());
+    assert_eq!(
+        runs,
+        1,
+        "one evacuation run, not a second one from a stale snapshot:\n{}",
+        lab.log()
+    );
     assert_eq!(attrd_value(&lab.dir, "compute-1").as_deref(), Some("no"));
 }
 
@@ -280,17 +442,41 @@ fn nova_evacuate_plans_from_its_kept_catalog() {
     // planned without listing them again (reaction time), and the
     // selection still follows the tags.
     let lab = Lab::new(Config::new().evacuation_time(Duration::from_millis(50)));
-    let tagged = lab.d.add_server(ServerSpec::new("tagged", "compute-1").flavor("gold").private_flavor().extra_spec("evacuable", "true"));
+    let tagged = lab.d.add_server(
+        ServerSpec::new("tagged", "compute-1")
+            .flavor("gold")
+            .private_flavor()
+            .extra_spec("evacuable", "true"),
+    );
     let plain = lab.d.add_server(ServerSpec::new("plain", "compute-1"));
-    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")]).code(0);
+    lab.ocf("NovaEvacuate", "start", &[("require_fencing", "false")])
+        .code(0);
     std::thread::sleep(Duration::from_millis(800));
     fence(&lab.d, "compute-1");
     lab.set_attr("compute-1", "yes");
-    wait_until("tagged moved", 20, || lab.d.server(&tagged).unwrap().host.as_deref() != Some("compute-1"));
-    assert_eq!(lab.d.server(&plain).unwrap().host.as_deref(), Some("compute-1"), "untagged stays");
+    wait_until("tagged moved", 20, || {
+        lab.d.server(&tagged).unwrap().host.as_deref() != Some("compute-1")
+    });
+    assert_eq!(
+        lab.d.server(&plain).unwrap().host.as_deref(),
+        Some("compute-1"),
+        "untagged stays"
+    );
     let reqs = lab.d.requests();
-    let marked = reqs.iter().position(|r| r.method == "PUT" && r.path.contains("/os-services")).expect("marker written");
-    let first = reqs.iter().position(|r| r.method == "POST" && r.path.ends_with("/action")).expect("an evacuate request");
-    let listed: Vec<_> = reqs[marked..first].iter().filter(|r| r.path.contains("/flavors") || r.path.contains("/images")).collect();
-    assert!(listed.is_empty(), "catalog listed on the reaction path: {listed:?}");
+    let marked = reqs
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.contains("/os-services"))
+        .expect("marker written");
+    let first = reqs
+        .iter()
+        .position(|r| r.method == "POST" && r.path.ends_with("/action"))
+        .expect("an evacuate request");
+    let listed: Vec<_> = reqs[marked..first]
+        .iter()
+        .filter(|r| r.path.contains("/flavors") || r.path.contains("/images"))
+        .collect();
+    assert!(
+        listed.is_empty(),
+        "catalog listed on the reaction path: {listed:?}"
+    );
 }

@@ -5,11 +5,11 @@
 
 mod util;
 
-mod fence_protocol;
-mod fence_compute;
-mod engine;
-mod fence_evacuate;
-mod ocf_agents;
-mod docs;
-mod cli;
 mod bad_input;
+mod cli;
+mod docs;
+mod engine;
+mod fence_compute;
+mod fence_evacuate;
+mod fence_protocol;
+mod ocf_agents;

@@ -40,7 +40,11 @@ impl Run {
         cmd.env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
         cmd.env("HA_LOGFACILITY", "none");
-        Run { cmd, stdin: None, label: name.to_string() }
+        Run {
+            cmd,
+            stdin: None,
+            label: name.to_string(),
+        }
     }
     pub fn args<I, S>(mut self, args: I) -> Run
     where
@@ -64,13 +68,23 @@ impl Run {
     }
     /// Put `dir` first on PATH (fake attrd_updater and friends).
     pub fn path_first(mut self, dir: &Path) -> Run {
-        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         self.cmd.env("PATH", path);
         self
     }
     pub fn run(mut self) -> Output {
-        self.cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = self.cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.label));
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.label));
         {
             let mut si = child.stdin.take().unwrap();
             if let Some(s) = &self.stdin {
@@ -89,30 +103,75 @@ impl Run {
 
 impl Output {
     pub fn code(&self, want: i32) -> &Output {
-        assert_eq!(self.code, want, "{}: exit {} (want {want})\nstdout:\n{}\nstderr:\n{}", self.label, self.code, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, want,
+            "{}: exit {} (want {want})\nstdout:\n{}\nstderr:\n{}",
+            self.label, self.code, self.stdout, self.stderr
+        );
         self
     }
     pub fn stdout_has(&self, s: &str) -> &Output {
-        assert!(self.stdout.contains(s), "{}: stdout lacks {s:?}\nstdout:\n{}\nstderr:\n{}", self.label, self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(s),
+            "{}: stdout lacks {s:?}\nstdout:\n{}\nstderr:\n{}",
+            self.label,
+            self.stdout,
+            self.stderr
+        );
         self
     }
     pub fn stderr_has(&self, s: &str) -> &Output {
-        assert!(self.stderr.contains(s), "{}: stderr lacks {s:?}\nstdout:\n{}\nstderr:\n{}", self.label, self.stdout, self.stderr);
+        assert!(
+            self.stderr.contains(s),
+            "{}: stderr lacks {s:?}\nstdout:\n{}\nstderr:\n{}",
+            self.label,
+            self.stdout,
+            self.stderr
+        );
         self
     }
     pub fn stderr_lacks(&self, s: &str) -> &Output {
-        assert!(!self.stderr.contains(s), "{}: stderr contains {s:?}\nstderr:\n{}", self.label, self.stderr);
+        assert!(
+            !self.stderr.contains(s),
+            "{}: stderr contains {s:?}\nstderr:\n{}",
+            self.label,
+            self.stderr
+        );
         self
     }
     pub fn output_lacks(&self, s: &str) -> &Output {
-        assert!(!self.stdout.contains(s) && !self.stderr.contains(s), "{}: output contains {s:?}\nstdout:\n{}\nstderr:\n{}", self.label, self.stdout, self.stderr);
+        assert!(
+            !self.stdout.contains(s) && !self.stderr.contains(s),
+            "{}: output contains {s:?}\nstdout:\n{}\nstderr:\n{}",
+            self.label,
+            self.stdout,
+            self.stderr
+        );
         self
     }
     /// Exactly one `ERROR:` or `ocf-exit-reason:` line: one clear message.
     pub fn one_error_line(&self) -> &Output {
-        let n = self.stderr.lines().filter(|l| l.starts_with("ERROR:") || l.contains(" ERROR: ") || l.starts_with("ocf-exit-reason:")).count();
-        assert!(n >= 1, "{}: no error line\nstderr:\n{}", self.label, self.stderr);
-        assert!(!self.stderr.contains("panicked"), "{}: panic\n{}", self.label, self.stderr);
+        let n = self
+            .stderr
+            .lines()
+            .filter(|l| {
+                l.starts_with("ERROR:")
+                    || l.contains(" ERROR: ")
+                    || l.starts_with("ocf-exit-reason:")
+            })
+            .count();
+        assert!(
+            n >= 1,
+            "{}: no error line\nstderr:\n{}",
+            self.label,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "{}: panic\n{}",
+            self.label,
+            self.stderr
+        );
         self
     }
 }
@@ -128,7 +187,12 @@ pub fn xmllint(xml: &str, schema_args: &[&str]) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("xmllint not runnable ({e}): run tests/harness/deps.sh"))?;
-    child.stdin.take().unwrap().write_all(xml.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     if out.status.success() {
         Ok(())
@@ -144,7 +208,11 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!("iha-test-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let p = std::env::temp_dir().join(format!(
+            "iha-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -215,7 +283,9 @@ pub fn attrd_value(dir: &TempDir, node: &str) -> Option<String> {
 }
 
 /// Our own client, pointed at a double.
-pub fn clients(d: &nova_double::Double) -> (instance_ha::openstack::Nova, instance_ha::openstack::Glance) {
+pub fn clients(
+    d: &nova_double::Double,
+) -> (instance_ha::openstack::Nova, instance_ha::openstack::Glance) {
     use instance_ha::openstack::{CloudConfig, Glance, Nova, Secret, Session};
     let cfg = CloudConfig {
         auth_url: Some(d.auth_url()),
@@ -233,7 +303,10 @@ pub fn clients(d: &nova_double::Double) -> (instance_ha::openstack::Nova, instan
 pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t = std::time::Instant::now();
     while !f() {
-        assert!(t.elapsed() < std::time::Duration::from_secs(secs), "timed out after {secs}s waiting for {what}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out after {secs}s waiting for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -35,8 +35,19 @@ pub struct Finding {
 struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn add(&mut self, severity: Severity, check: &'static str, message: impl Into<String>, fix: Option<String>) {
-        self.0.push(Finding { severity, check, message: message.into(), fix });
+    fn add(
+        &mut self,
+        severity: Severity,
+        check: &'static str,
+        message: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.0.push(Finding {
+            severity,
+            check,
+            message: message.into(),
+            fix,
+        });
     }
     fn ok(&mut self, check: &'static str, m: impl Into<String>) {
         self.add(Severity::Ok, check, m, None);
@@ -53,7 +64,12 @@ impl Findings {
 }
 
 /// Stonith agents that do not cut a host's power.
-const NOT_POWER: &[&str] = &["fence_compute", "fence_evacuate", "fence_kdump", "fence_dummy"];
+const NOT_POWER: &[&str] = &[
+    "fence_compute",
+    "fence_evacuate",
+    "fence_kdump",
+    "fence_dummy",
+];
 
 fn nova_checks(ctx: &Ctx, f: &mut Findings) -> Option<Vec<String>> {
     let cfg = match ctx.cloud_config() {
@@ -63,12 +79,24 @@ fn nova_checks(ctx: &Ctx, f: &mut Findings) -> Option<Vec<String>> {
             return None;
         }
     };
-    let who = cfg.username.clone().or(cfg.user_id.clone()).or(cfg.application_credential_id.clone().map(|i| format!("application credential {i}"))).unwrap_or_default();
+    let who = cfg
+        .username
+        .clone()
+        .or(cfg.user_id.clone())
+        .or(cfg
+            .application_credential_id
+            .clone()
+            .map(|i| format!("application credential {i}")))
+        .unwrap_or_default();
     let auth_url = cfg.auth_url.clone().unwrap_or_default();
     let session = match Session::new(cfg) {
         Ok(s) => std::sync::Arc::new(s),
         Err(e) => {
-            f.error("credentials", format!("{}: {e}", ctx.source), "fix the cloud configuration");
+            f.error(
+                "credentials",
+                format!("{}: {e}", ctx.source),
+                "fix the cloud configuration",
+            );
             return None;
         }
     };
@@ -83,13 +111,27 @@ fn nova_checks(ctx: &Ctx, f: &mut Findings) -> Option<Vec<String>> {
     let services = match nova.compute_services(None) {
         Ok(s) => s,
         Err(e) => {
-            f.error("nova", format!("cannot list nova-compute services: {e}"), "the user needs the admin role (os-services is an admin API)");
+            f.error(
+                "nova",
+                format!("cannot list nova-compute services: {e}"),
+                "the user needs the admin role (os-services is an admin API)",
+            );
             return None;
         }
     };
-    f.ok("credentials", format!("authenticated as {who} at {auth_url} ({}); {} nova-compute services", ctx.source, services.len()));
+    f.ok(
+        "credentials",
+        format!(
+            "authenticated as {who} at {auth_url} ({}); {} nova-compute services",
+            ctx.source,
+            services.len()
+        ),
+    );
     let mv = |a, b| Microversion::new(a, b);
-    f.ok("nova", format!("Nova microversions {} to {}", range.min, range.max));
+    f.ok(
+        "nova",
+        format!("Nova microversions {} to {}", range.min, range.max),
+    );
     if range.max < mv(2, 11) {
         f.warn("nova", format!("Nova's maximum microversion {} is below 2.11: no forced_down, so a fenced host only counts as down after service_down_time", range.max), "upgrade Nova; evacuations wait for Nova to notice the host down");
     }
@@ -99,13 +141,22 @@ fn nova_checks(ctx: &Ctx, f: &mut Findings) -> Option<Vec<String>> {
     if range.max >= mv(2, 53) {
         f.note("nova", "2.53+: services are updated by id (PUT /os-services/{id}); forced_down and the disabled_reason markers go in one request");
     } else {
-        f.note("nova", "below 2.53: services are updated through the legacy force-down/disable endpoints");
+        f.note(
+            "nova",
+            "below 2.53: services are updated through the legacy force-down/disable endpoints",
+        );
     }
     if range.max >= mv(2, 59) {
-        f.note("nova", "2.59+: evacuation migration records are listed with uuids and paging");
+        f.note(
+            "nova",
+            "2.59+: evacuation migration records are listed with uuids and paging",
+        );
     }
     if range.max >= mv(2, 95) {
-        f.note("nova", "2.95+: evacuated instances arrive SHUTOFF; instance-ha starts those that were ACTIVE");
+        f.note(
+            "nova",
+            "2.95+: evacuated instances arrive SHUTOFF; instance-ha starts those that were ACTIVE",
+        );
     }
     let mut hosts: Vec<String> = services.into_iter().map(|s| s.host).collect();
     hosts.sort();
@@ -117,16 +168,32 @@ fn is_power(p: &Primitive) -> bool {
 }
 
 fn fencing_checks(cib: &Cib, computes: &[String], f: &mut Findings) {
-    if cib.property("stonith-enabled").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "0" | "off")) {
-        f.error("fencing", "stonith-enabled=false: failed computes are never fenced, so never evacuated", "pcs property set stonith-enabled=true");
+    if cib.property("stonith-enabled").is_some_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "false" | "no" | "0" | "off"
+        )
+    }) {
+        f.error(
+            "fencing",
+            "stonith-enabled=false: failed computes are never fenced, so never evacuated",
+            "pcs property set stonith-enabled=true",
+        );
     }
-    let fcs: Vec<&Primitive> = cib.by_type("fence_compute").into_iter().filter(|p| p.is_stonith()).collect();
+    let fcs: Vec<&Primitive> = cib
+        .by_type("fence_compute")
+        .into_iter()
+        .filter(|p| p.is_stonith())
+        .collect();
     if fcs.is_empty() {
         f.error("fencing", "no fence_compute stonith device: Nova is never told a fenced host is down", "pcs stonith create fence-nova fence_compute auth_url=... username=... password_script=... tenant_name=... meta provides=unfencing");
     }
     for d in &fcs {
         if d.meta("provides") == Some("unfencing") {
-            f.ok("fencing", format!("fence_compute device {} has provides=unfencing", d.id));
+            f.ok(
+                "fencing",
+                format!("fence_compute device {} has provides=unfencing", d.id),
+            );
         } else {
             f.error(
                 "fencing",
@@ -135,7 +202,12 @@ fn fencing_checks(cib: &Cib, computes: &[String], f: &mut Findings) {
             );
         }
     }
-    let power_hint = cib.primitives.iter().find(|p| is_power(p)).map(|p| p.id.as_str()).unwrap_or("<power-device>");
+    let power_hint = cib
+        .primitives
+        .iter()
+        .find(|p| is_power(p))
+        .map(|p| p.id.as_str())
+        .unwrap_or("<power-device>");
     let fc_hint = fcs.first().map(|p| p.id.as_str()).unwrap_or("fence-nova");
     for node in computes {
         let levels = cib.levels_for(node);
@@ -149,10 +221,19 @@ fn fencing_checks(cib: &Cib, computes: &[String], f: &mut Findings) {
             for (id, d) in l.devices.iter().zip(&devs) {
                 if d.is_none() {
                     good = false;
-                    f.error("fencing", format!("{node}: level {} names device {id}, which is not a stonith resource", l.index), format!("create {id} or fix the level's device list"));
+                    f.error(
+                        "fencing",
+                        format!(
+                            "{node}: level {} names device {id}, which is not a stonith resource",
+                            l.index
+                        ),
+                        format!("create {id} or fix the level's device list"),
+                    );
                 }
             }
-            let fc_pos = devs.iter().position(|d| d.is_some_and(|d| d.kind == "fence_compute"));
+            let fc_pos = devs
+                .iter()
+                .position(|d| d.is_some_and(|d| d.kind == "fence_compute"));
             let power_pos = devs.iter().position(|d| d.is_some_and(is_power));
             if fc_pos.is_none() {
                 good = false;
@@ -178,26 +259,50 @@ fn fencing_checks(cib: &Cib, computes: &[String], f: &mut Findings) {
         }
         if good {
             let l = levels[0];
-            f.ok("fencing", format!("{node}: level {} = {}", l.index, l.devices.join(" + ")));
+            f.ok(
+                "fencing",
+                format!("{node}: level {} = {}", l.index, l.devices.join(" + ")),
+            );
         }
     }
 }
 
-fn resource_checks(cib: &Cib, crm_mon: Option<&str>, nodes: &[Node], computes: &[String], f: &mut Findings) {
-    let ne: Vec<&Primitive> = cib.by_type("NovaEvacuate").into_iter().filter(|p| p.class == "ocf").collect();
+fn resource_checks(
+    cib: &Cib,
+    crm_mon: Option<&str>,
+    nodes: &[Node],
+    computes: &[String],
+    f: &mut Findings,
+) {
+    let ne: Vec<&Primitive> = cib
+        .by_type("NovaEvacuate")
+        .into_iter()
+        .filter(|p| p.class == "ocf")
+        .collect();
     match ne.as_slice() {
         [] => f.error("resources", "no NovaEvacuate resource: fenced hosts are recorded but never evacuated", "pcs resource create nova-evacuate ocf:openstack:NovaEvacuate auth_url=... username=... password_script=... tenant_name=..."),
         [p] if p.clone.is_some() => f.error("resources", format!("NovaEvacuate {} is cloned: it must run once", p.id), "make it a primitive (pcs resource unclone)"),
         [p] => f.ok("resources", format!("NovaEvacuate configured ({} {})", p.agent(), p.id)),
         many => f.warn("resources", format!("{} NovaEvacuate resources: {}", many.len(), many.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")), "keep one"),
     }
-    let ncw: Vec<&Primitive> = cib.by_type("nova-compute-wait").into_iter().filter(|p| p.class == "ocf").collect();
+    let ncw: Vec<&Primitive> = cib
+        .by_type("nova-compute-wait")
+        .into_iter()
+        .filter(|p| p.class == "ocf")
+        .collect();
     let Some(w) = ncw.first() else {
         f.error("resources", "no nova-compute-wait resource: nova-compute can start on a returning host while its instances are being evacuated", "pcs resource create nova-compute-wait ocf:openstack:nova-compute-wait --clone, constrained to the compute nodes");
         return;
     };
     let Some(clone) = &w.clone else {
-        f.error("resources", format!("nova-compute-wait {} is not cloned: it must run on every compute node", w.id), format!("pcs resource clone {}", w.id));
+        f.error(
+            "resources",
+            format!(
+                "nova-compute-wait {} is not cloned: it must run on every compute node",
+                w.id
+            ),
+            format!("pcs resource clone {}", w.id),
+        );
         return;
     };
     f.ok("resources", format!("nova-compute-wait cloned ({clone})"));
@@ -208,7 +313,12 @@ fn resource_checks(cib: &Cib, crm_mon: Option<&str>, nodes: &[Node], computes: &
     for r in doc.all("resource") {
         let agent = r.attr("resource_agent").unwrap_or("");
         if agent.ends_with(":nova-compute-wait") && r.attr("role") == Some("Started") {
-            running.extend(r.all("node").iter().filter_map(|n| n.attr("name")).map(str::to_string));
+            running.extend(
+                r.all("node")
+                    .iter()
+                    .filter_map(|n| n.attr("name"))
+                    .map(str::to_string),
+            );
         }
     }
     for c in computes {
@@ -222,22 +332,41 @@ fn resource_checks(cib: &Cib, crm_mon: Option<&str>, nodes: &[Node], computes: &
 pub fn collect(ctx: &Ctx) -> Vec<Finding> {
     let mut f = Findings::default();
     let hosts = nova_checks(ctx, &mut f);
-    let crm_mon = match run_cmd("crm_mon", &["-1", "--output-as=xml"], Duration::from_secs(20)) {
+    let crm_mon = match run_cmd(
+        "crm_mon",
+        &["-1", "--output-as=xml"],
+        Duration::from_secs(20),
+    ) {
         Ok(o) if o.code == 0 => Some(o.stdout),
         Ok(o) => {
-            f.error("cluster", format!("crm_mon failed (exit {}): {}", o.code, o.stderr.trim()), "run on a cluster node with Pacemaker running");
+            f.error(
+                "cluster",
+                format!("crm_mon failed (exit {}): {}", o.code, o.stderr.trim()),
+                "run on a cluster node with Pacemaker running",
+            );
             None
         }
         Err(e) => {
-            f.error("cluster", format!("cannot read the cluster state: {e}"), "run on a cluster node (crm_mon, cibadmin)");
+            f.error(
+                "cluster",
+                format!("cannot read the cluster state: {e}"),
+                "run on a cluster node (crm_mon, cibadmin)",
+            );
             None
         }
     };
-    let nodes = crm_mon.as_deref().map(cluster::parse_nodes).unwrap_or_default();
+    let nodes = crm_mon
+        .as_deref()
+        .map(cluster::parse_nodes)
+        .unwrap_or_default();
     let cib = match Cib::query() {
         Ok(c) => Some(c),
         Err(e) => {
-            f.error("cluster", format!("cannot read the CIB: {e}"), "run on a cluster node as root or hacluster (cibadmin -Q)");
+            f.error(
+                "cluster",
+                format!("cannot read the CIB: {e}"),
+                "run on a cluster node as root or hacluster (cibadmin -Q)",
+            );
             None
         }
     };
@@ -249,29 +378,75 @@ pub fn collect(ctx: &Ctx) -> Vec<Finding> {
         for h in hosts {
             match hostmap::resolve(h, &names, None) {
                 Ok(n) => by_node.entry(n).or_default().push(h.clone()),
-                Err(crate::Error::Ambiguous(m)) => f.error("hosts", format!("Nova host {h}: {m}"), "give the cluster nodes names that map to one Nova host each (or set domain)"),
-                Err(_) => f.error("hosts", format!("Nova host {h} is no cluster node: it is never fenced, so never evacuated"), format!("add it as a pacemaker_remote node: pcs cluster node add-remote {h}")),
+                Err(crate::Error::Ambiguous(m)) => f.error(
+                    "hosts",
+                    format!("Nova host {h}: {m}"),
+                    "give the cluster nodes names that map to one Nova host each (or set domain)",
+                ),
+                Err(_) => f.error(
+                    "hosts",
+                    format!(
+                        "Nova host {h} is no cluster node: it is never fenced, so never evacuated"
+                    ),
+                    format!("add it as a pacemaker_remote node: pcs cluster node add-remote {h}"),
+                ),
             }
         }
         for (n, hs) in &by_node {
             if hs.len() > 1 {
-                f.error("hosts", format!("cluster node {n} matches several Nova hosts: {}", hs.join(", ")), "set the domain parameter of fence_compute and NovaEvacuate");
+                f.error(
+                    "hosts",
+                    format!(
+                        "cluster node {n} matches several Nova hosts: {}",
+                        hs.join(", ")
+                    ),
+                    "set the domain parameter of fence_compute and NovaEvacuate",
+                );
             } else {
                 computes.push(n.clone());
             }
         }
-        for n in nodes.iter().filter(|n| n.is_remote() && !by_node.contains_key(&n.name)) {
+        for n in nodes
+            .iter()
+            .filter(|n| n.is_remote() && !by_node.contains_key(&n.name))
+        {
             match hostmap::resolve(&n.name, hosts, ctx.domain().as_deref()) {
-                Ok(h) => f.warn("hosts", format!("remote node {} maps to Nova host {h} only through the domain setting", n.name), "fine if intended; name mapping is exact otherwise"),
-                Err(e) => f.warn("hosts", format!("remote node {} has no nova-compute service: {e}", n.name), "if it is a compute, check nova-compute's host name (nova.conf [DEFAULT] host)"),
+                Ok(h) => f.warn(
+                    "hosts",
+                    format!(
+                        "remote node {} maps to Nova host {h} only through the domain setting",
+                        n.name
+                    ),
+                    "fine if intended; name mapping is exact otherwise",
+                ),
+                Err(e) => f.warn(
+                    "hosts",
+                    format!("remote node {} has no nova-compute service: {e}", n.name),
+                    "if it is a compute, check nova-compute's host name (nova.conf [DEFAULT] host)",
+                ),
             }
         }
-        if !computes.is_empty() && f.0.iter().all(|x| x.check != "hosts" || x.severity < Severity::Warn) {
-            f.ok("hosts", format!("{} compute hosts map one to one to cluster nodes: {}", computes.len(), computes.join(", ")));
+        if !computes.is_empty()
+            && f.0
+                .iter()
+                .all(|x| x.check != "hosts" || x.severity < Severity::Warn)
+        {
+            f.ok(
+                "hosts",
+                format!(
+                    "{} compute hosts map one to one to cluster nodes: {}",
+                    computes.len(),
+                    computes.join(", ")
+                ),
+            );
         }
     } else if crm_mon.is_some() {
         // No Nova: take the remote nodes as the computes.
-        computes = nodes.iter().filter(|n| n.is_remote()).map(|n| n.name.clone()).collect();
+        computes = nodes
+            .iter()
+            .filter(|n| n.is_remote())
+            .map(|n| n.name.clone())
+            .collect();
     }
     if let Some(cib) = &cib {
         fencing_checks(cib, &computes, &mut f);
@@ -294,17 +469,28 @@ pub fn render(findings: &[Finding]) -> String {
             s.push_str(&format!("{:<17} -> {fix}\n", ""));
         }
     }
-    let errors = findings.iter().filter(|x| x.severity == Severity::Error).count();
-    let warns = findings.iter().filter(|x| x.severity == Severity::Warn).count();
+    let errors = findings
+        .iter()
+        .filter(|x| x.severity == Severity::Error)
+        .count();
+    let warns = findings
+        .iter()
+        .filter(|x| x.severity == Severity::Warn)
+        .count();
     s.push_str(&format!("\n{errors} error(s), {warns} warning(s)\n"));
     s
 }
 
 pub fn run(ctx: &Ctx, json: bool) -> Result<i32> {
     let findings = collect(ctx);
-    let errors = findings.iter().filter(|x| x.severity == Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|x| x.severity == Severity::Error)
+        .count();
     if json {
-        print_json(&serde_json::json!({ "findings": findings, "errors": errors, "warnings": findings.iter().filter(|x| x.severity == Severity::Warn).count() }))?;
+        print_json(
+            &serde_json::json!({ "findings": findings, "errors": errors, "warnings": findings.iter().filter(|x| x.severity == Severity::Warn).count() }),
+        )?;
     } else {
         print!("{}", render(&findings));
     }

@@ -59,8 +59,14 @@ impl Element {
 
 /// Parse `text` into a tree under a synthetic `#document` root.
 pub fn parse(text: &str) -> Result<Element> {
-    let bad = |m: &str| Error::BadResponse { service: "cib".into(), message: m.to_string() };
-    let mut stack: Vec<Element> = vec![Element { name: "#document".into(), ..Element::default() }];
+    let bad = |m: &str| Error::BadResponse {
+        service: "cib".into(),
+        message: m.to_string(),
+    };
+    let mut stack: Vec<Element> = vec![Element {
+        name: "#document".into(),
+        ..Element::default()
+    }];
     let mut rest = text;
     while let Some(i) = rest.find('<') {
         rest = &rest[i..];
@@ -70,7 +76,9 @@ pub fn parse(text: &str) -> Result<Element> {
             continue;
         }
         if rest.starts_with("<?") || rest.starts_with("<!") {
-            let end = rest.find('>').ok_or_else(|| bad("unterminated declaration"))?;
+            let end = rest
+                .find('>')
+                .ok_or_else(|| bad("unterminated declaration"))?;
             rest = &rest[end + 1..];
             continue;
         }
@@ -105,7 +113,11 @@ pub fn parse(text: &str) -> Result<Element> {
         let self_closing = tag.trim_end().ends_with('/');
         let tag = tag.trim_end().trim_end_matches('/');
         let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
-        let el = Element { name: tag[..name_end].to_string(), attrs: crate::xml::attributes(&tag[name_end..]), children: Vec::new() };
+        let el = Element {
+            name: tag[..name_end].to_string(),
+            attrs: crate::xml::attributes(&tag[name_end..]),
+            children: Vec::new(),
+        };
         if self_closing {
             stack.last_mut().expect("non-empty").children.push(el);
         } else {
@@ -113,7 +125,10 @@ pub fn parse(text: &str) -> Result<Element> {
         }
     }
     if stack.len() != 1 {
-        return Err(bad(&format!("<{}> is not closed", stack.last().map(|e| e.name.as_str()).unwrap_or("?"))));
+        return Err(bad(&format!(
+            "<{}> is not closed",
+            stack.last().map(|e| e.name.as_str()).unwrap_or("?")
+        )));
     }
     Ok(stack.pop().expect("root"))
 }
@@ -134,10 +149,16 @@ pub struct Primitive {
 
 impl Primitive {
     pub fn param(&self, k: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
     pub fn meta(&self, k: &str) -> Option<&str> {
-        self.meta.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.meta
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
     pub fn is_stonith(&self) -> bool {
         self.class == "stonith"
@@ -227,11 +248,20 @@ impl Cib {
                 target: l.attr("target").map(str::to_string),
                 target_pattern: l.attr("target-pattern").map(str::to_string),
                 target_attribute,
-                devices: l.attr("devices").unwrap_or("").split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect(),
+                devices: l
+                    .attr("devices")
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty())
+                    .collect(),
             });
         }
         cib.levels.sort_by_key(|l| l.index);
-        if let Some(nodes) = doc.first("configuration").and_then(|c| c.children.iter().find(|n| n.name == "nodes")) {
+        if let Some(nodes) = doc
+            .first("configuration")
+            .and_then(|c| c.children.iter().find(|n| n.name == "nodes"))
+        {
             for n in nodes.children.iter().filter(|n| n.name == "node") {
                 cib.nodes.push(CibNode {
                     uname: n.attr("uname").or(n.attr("id")).unwrap_or("").to_string(),
@@ -250,7 +280,10 @@ impl Cib {
     pub fn query() -> Result<Cib> {
         let out = run("cibadmin", &["-Q"], Duration::from_secs(30))?;
         if out.code != 0 {
-            return Err(Error::Command { command: "cibadmin -Q".into(), message: format!("exit {}: {}", out.code, out.stderr.trim()) });
+            return Err(Error::Command {
+                command: "cibadmin -Q".into(),
+                message: format!("exit {}: {}", out.code, out.stderr.trim()),
+            });
         }
         Cib::from_xml(&out.stdout)
     }
@@ -260,11 +293,16 @@ impl Cib {
     }
 
     pub fn device(&self, id: &str) -> Option<&Primitive> {
-        self.primitives.iter().find(|p| p.id == id && p.is_stonith())
+        self.primitives
+            .iter()
+            .find(|p| p.id == id && p.is_stonith())
     }
 
     pub fn property(&self, k: &str) -> Option<&str> {
-        self.properties.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.properties
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The levels that apply to `node`.
@@ -279,7 +317,10 @@ impl Cib {
                     return regex_match(p, node);
                 }
                 if let Some((a, v)) = &l.target_attribute {
-                    return self.nodes.iter().any(|n| n.uname == node && n.attrs.iter().any(|(k, x)| k == a && x == v));
+                    return self
+                        .nodes
+                        .iter()
+                        .any(|n| n.uname == node && n.attrs.iter().any(|(k, x)| k == a && x == v));
                 }
                 false
             })
@@ -291,9 +332,19 @@ impl Cib {
 /// Pacemaker's `target-pattern` (regcomp REG_EXTENDED, unanchored)? Uses
 /// awk, whose `~` is exactly that, rather than a regex engine of our own.
 pub fn regex_match(pattern: &str, s: &str) -> bool {
-    run("awk", &["-v", &format!("s={}", awk_escape(s)), "-v", &format!("p={}", awk_escape(pattern)), "BEGIN { exit !(s ~ p) }"], Duration::from_secs(5))
-        .map(|o| o.code == 0)
-        .unwrap_or(false)
+    run(
+        "awk",
+        &[
+            "-v",
+            &format!("s={}", awk_escape(s)),
+            "-v",
+            &format!("p={}", awk_escape(pattern)),
+            "BEGIN { exit !(s ~ p) }",
+        ],
+        Duration::from_secs(5),
+    )
+    .map(|o| o.code == 0)
+    .unwrap_or(false)
 }
 
 /// `awk -v` processes backslash escapes: double them.
@@ -307,8 +358,11 @@ pub fn secret_value(rsc: &str, name: &str, value: &str) -> Option<String> {
     if value != "lrm://" {
         return Some(value.to_string());
     }
-    let dir = std::env::var("IHA_CIBSECRET_DIR").unwrap_or_else(|_| "/var/lib/pacemaker/lrm/secrets".into());
-    std::fs::read_to_string(std::path::Path::new(&dir).join(rsc).join(name)).ok().map(|s| s.trim_end_matches('\n').to_string())
+    let dir = std::env::var("IHA_CIBSECRET_DIR")
+        .unwrap_or_else(|_| "/var/lib/pacemaker/lrm/secrets".into());
+    std::fs::read_to_string(std::path::Path::new(&dir).join(rsc).join(name))
+        .ok()
+        .map(|s| s.trim_end_matches('\n').to_string())
 }
 
 #[cfg(test)]
@@ -345,7 +399,10 @@ mod tests {
         assert_eq!(w.clone.as_deref(), Some("ncw-clone"));
         assert_eq!(w.meta("interleave"), Some("true"));
         assert_eq!(c.levels_for("compute-0").len(), 2);
-        assert_eq!(c.levels_for("compute-0")[0].devices, vec!["ipmi-c0", "fence-nova"]);
+        assert_eq!(
+            c.levels_for("compute-0")[0].devices,
+            vec!["ipmi-c0", "fence-nova"]
+        );
         assert_eq!(c.property("stonith-enabled"), Some("true"));
         assert!(parse("<a><b></a>").is_err());
     }

@@ -12,7 +12,14 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 fn count(r: &Value, outcomes: &[&str]) -> usize {
-    r.get("instances").and_then(Value::as_array).map(|a| a.iter().filter(|i| outcomes.contains(&s(i, "outcome"))).count()).unwrap_or(0)
+    r.get("instances")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|i| outcomes.contains(&s(i, "outcome")))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Evacuation records, oldest first, filtered.
@@ -20,7 +27,11 @@ pub fn select(records: Vec<Value>, host: Option<&str>, last: Option<usize>) -> V
     let mut v: Vec<Value> = records
         .into_iter()
         .filter(|r| s(r, "type") == "evacuation")
-        .filter(|r| host.map_or(true, |h| s(r, "host") == h || short(s(r, "host")) == short(h)))
+        .filter(|r| {
+            host.map_or(true, |h| {
+                s(r, "host") == h || short(s(r, "host")) == short(h)
+            })
+        })
         .collect();
     if let Some(n) = last {
         let skip = v.len().saturating_sub(n);
@@ -31,13 +42,24 @@ pub fn select(records: Vec<Value>, host: Option<&str>, last: Option<usize>) -> V
 
 pub fn render(records: &[Value]) -> String {
     if records.is_empty() {
-        return format!("no evacuations recorded in {}\n", crate::journal::path().display());
+        return format!(
+            "no evacuations recorded in {}\n",
+            crate::journal::path().display()
+        );
     }
     let mut out = String::new();
     for r in records {
-        let started = r.get("started").and_then(Value::as_u64).map(format_rfc3339).unwrap_or_else(|| "?".into());
+        let started = r
+            .get("started")
+            .and_then(Value::as_u64)
+            .map(format_rfc3339)
+            .unwrap_or_else(|| "?".into());
         let secs = r.get("seconds").and_then(Value::as_f64).unwrap_or(0.0);
-        let (ok, failed, skipped) = (count(r, &["evacuated", "already-evacuated", "accepted"]), count(r, &["failed"]), count(r, &["skipped"]));
+        let (ok, failed, skipped) = (
+            count(r, &["evacuated", "already-evacuated", "accepted"]),
+            count(r, &["failed"]),
+            count(r, &["skipped"]),
+        );
         out.push_str(&format!(
             "{} {} by {} in {}: {} evacuated, {} failed, {} skipped{}\n",
             started,
@@ -47,13 +69,36 @@ pub fn render(records: &[Value]) -> String {
             ok,
             failed,
             skipped,
-            r.get("microversion").and_then(Value::as_str).map(|m| format!(" (Nova {m})")).unwrap_or_default()
+            r.get("microversion")
+                .and_then(Value::as_str)
+                .map(|m| format!(" (Nova {m})"))
+                .unwrap_or_default()
         ));
-        let mut rows = vec![vec!["  INSTANCE".to_string(), "NAME".into(), "BEFORE".into(), "OUTCOME".into(), "TOOK".into(), "DETAIL".into()]];
-        for i in r.get("instances").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
-            let took = i.get("seconds").and_then(Value::as_f64).map(duration).unwrap_or_else(|| "-".into());
+        let mut rows = vec![vec![
+            "  INSTANCE".to_string(),
+            "NAME".into(),
+            "BEFORE".into(),
+            "OUTCOME".into(),
+            "TOOK".into(),
+            "DETAIL".into(),
+        ]];
+        for i in r
+            .get("instances")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            let took = i
+                .get("seconds")
+                .and_then(Value::as_f64)
+                .map(duration)
+                .unwrap_or_else(|| "-".into());
             let detail = match s(i, "outcome") {
-                "evacuated" => format!("to {} as {}", s(i, "to"), i.get("status_after").and_then(Value::as_str).unwrap_or("?")),
+                "evacuated" => format!(
+                    "to {} as {}",
+                    s(i, "to"),
+                    i.get("status_after").and_then(Value::as_str).unwrap_or("?")
+                ),
                 "already-evacuated" => format!("on {}", s(i, "to")),
                 "accepted" => "request accepted (not followed)".into(),
                 _ => s(i, "reason").to_string(),
@@ -63,7 +108,14 @@ pub fn render(records: &[Value]) -> String {
             if attempts > 1 {
                 detail.push_str(&format!(" ({attempts} attempts)"));
             }
-            rows.push(vec![format!("  {}", s(i, "id")), s(i, "name").into(), s(i, "status_before").into(), s(i, "outcome").into(), took, detail]);
+            rows.push(vec![
+                format!("  {}", s(i, "id")),
+                s(i, "name").into(),
+                s(i, "status_before").into(),
+                s(i, "outcome").into(),
+                took,
+                detail,
+            ]);
         }
         if rows.len() > 1 {
             out.push_str(&table(&rows));

@@ -7,8 +7,8 @@
 //! NovaEvacuate resource (else its fence_compute device), so an operator
 //! on a controller needs nothing else. Secrets are never printed.
 
-pub mod cib;
 mod check;
+pub mod cib;
 mod history;
 mod ops;
 mod status;
@@ -26,7 +26,11 @@ use crate::openstack::{CloudConfig, Glance, Nova, Service, Session};
 use crate::params::{Param, Values};
 
 #[derive(Debug, Parser)]
-#[command(name = "instance-ha", version, about = "Operate OpenStack instance HA on Pacemaker: status, plans, history, checks, recovery, evacuation, metrics")]
+#[command(
+    name = "instance-ha",
+    version,
+    about = "Operate OpenStack instance HA on Pacemaker: status, plans, history, checks, recovery, evacuation, metrics"
+)]
 pub struct Cli {
     /// clouds.yaml entry to authenticate with (default: OS_CLOUD / OS_* variables)
     #[arg(long, global = true, value_name = "NAME")]
@@ -164,7 +168,9 @@ impl Ctx {
         let mut values = Values::new(CIB_TABLE);
         let mut source = match &cli.cloud {
             Some(c) => format!("clouds.yaml entry '{c}'"),
-            None if env("OS_CLOUD").is_some_and(|c| !c.is_empty()) => format!("OS_CLOUD={}", env("OS_CLOUD").unwrap_or_default()),
+            None if env("OS_CLOUD").is_some_and(|c| !c.is_empty()) => {
+                format!("OS_CLOUD={}", env("OS_CLOUD").unwrap_or_default())
+            }
             None => "OS_* environment".to_string(),
         };
         if cli.from_cib {
@@ -183,7 +189,12 @@ impl Ctx {
             }
             source = format!("{} {} (CIB)", p.agent(), p.id);
         }
-        Ok(Ctx { cli_cloud: cli.cloud.clone(), from_cib: cli.from_cib, values, source })
+        Ok(Ctx {
+            cli_cloud: cli.cloud.clone(),
+            from_cib: cli.from_cib,
+            values,
+            source,
+        })
     }
 
     pub fn cloud_config(&self) -> Result<CloudConfig> {
@@ -213,7 +224,10 @@ impl Ctx {
         let services = nova.compute_services(None)?;
         let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
         let host = crate::hostmap::resolve(name, &hosts, self.domain().as_deref())?;
-        Ok(services.into_iter().find(|s| s.host == host).expect("resolved from this list"))
+        Ok(services
+            .into_iter()
+            .find(|s| s.host == host)
+            .expect("resolved from this list"))
     }
 }
 
@@ -224,7 +238,12 @@ pub fn main(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                     eprint!("{}", e.render());
                     return 2;
@@ -233,13 +252,23 @@ pub fn main(args: &[String]) -> i32 {
                 return 0;
             }
             let text = e.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
-            eprintln!("ERROR: {} (see instance-ha --help)", first.trim_start_matches("error: "));
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            eprintln!(
+                "ERROR: {} (see instance-ha --help)",
+                first.trim_start_matches("error: ")
+            );
             return 2;
         }
     };
     let mut log = LogConfig::from_env("instance-ha", env);
-    log.stderr = Some(if cli.verbose { Level::Debug } else { Level::Warn });
+    log.stderr = Some(if cli.verbose {
+        Level::Debug
+    } else {
+        Level::Warn
+    });
     log.debug = cli.verbose;
     crate::log::init(log);
     let result = Ctx::new(&cli).and_then(|ctx| run(&ctx, &cli.cmd));
@@ -257,14 +286,40 @@ pub fn main(args: &[String]) -> i32 {
 
 fn run(ctx: &Ctx, cmd: &Cmd) -> Result<i32> {
     match cmd {
-        Cmd::Status { json, watch, iterations } => status::run(ctx, *json, *watch, *iterations),
-        Cmd::Plan { host, json, policy, error_instances } => ops::plan(ctx, host, *json, policy.as_deref(), error_instances.as_deref()),
+        Cmd::Status {
+            json,
+            watch,
+            iterations,
+        } => status::run(ctx, *json, *watch, *iterations),
+        Cmd::Plan {
+            host,
+            json,
+            policy,
+            error_instances,
+        } => ops::plan(
+            ctx,
+            host,
+            *json,
+            policy.as_deref(),
+            error_instances.as_deref(),
+        ),
         Cmd::History { json, host, last } => history::run(*json, host.as_deref(), *last),
         Cmd::Check { json } => check::run(ctx, *json),
         Cmd::Recover { host, force } => ops::recover(ctx, host, *force),
-        Cmd::Evacuate { host, yes, policy, error_instances, target_host } => {
-            ops::evacuate(ctx, host, *yes, policy.as_deref(), error_instances.as_deref(), target_host.as_deref())
-        }
+        Cmd::Evacuate {
+            host,
+            yes,
+            policy,
+            error_instances,
+            target_host,
+        } => ops::evacuate(
+            ctx,
+            host,
+            *yes,
+            policy.as_deref(),
+            error_instances.as_deref(),
+            target_host.as_deref(),
+        ),
         Cmd::Metrics { output } => ops::metrics(ctx, output.as_deref()),
     }
 }
@@ -302,12 +357,17 @@ pub fn duration(secs: f64) -> String {
     } else if secs < 3600.0 {
         format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (secs / 3600.0) as u64, ((secs % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (secs / 3600.0) as u64,
+            ((secs % 3600.0) / 60.0) as u64
+        )
     }
 }
 
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::config(format!("cannot serialise: {e}")))?;
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::config(format!("cannot serialise: {e}")))?;
     println!("{text}");
     Ok(())
 }

@@ -29,27 +29,69 @@ fn options(ctx: &Ctx, policy: Option<&str>, error_instances: Option<&str>) -> Re
 }
 
 pub fn render_plan(p: &Plan) -> String {
-    let mut s = format!("{}: policy {}: {} to evacuate, {} skipped\n", p.host, p.policy, p.selected.len(), p.skipped.len());
+    let mut s = format!(
+        "{}: policy {}: {} to evacuate, {} skipped\n",
+        p.host,
+        p.policy,
+        p.selected.len(),
+        p.skipped.len()
+    );
     if !p.selected.is_empty() {
-        let mut rows = vec![vec!["#".to_string(), "INSTANCE".into(), "NAME".into(), "STATUS".into(), "PRIORITY".into(), "ARRIVES".into(), "WHY".into()]];
+        let mut rows = vec![vec![
+            "#".to_string(),
+            "INSTANCE".into(),
+            "NAME".into(),
+            "STATUS".into(),
+            "PRIORITY".into(),
+            "ARRIVES".into(),
+            "WHY".into(),
+        ]];
         for (n, i) in p.selected.iter().enumerate() {
-            let why = if i.action == "in-flight" { format!("{} (following it)", i.reason) } else { i.reason.clone() };
-            rows.push(vec![(n + 1).to_string(), i.id.clone(), i.name.clone(), i.status.clone(), i.priority.to_string(), i.expect.map(|e| e.status().to_string()).unwrap_or_default(), why]);
+            let why = if i.action == "in-flight" {
+                format!("{} (following it)", i.reason)
+            } else {
+                i.reason.clone()
+            };
+            rows.push(vec![
+                (n + 1).to_string(),
+                i.id.clone(),
+                i.name.clone(),
+                i.status.clone(),
+                i.priority.to_string(),
+                i.expect.map(|e| e.status().to_string()).unwrap_or_default(),
+                why,
+            ]);
         }
         s.push_str(&table(&rows));
     }
     if !p.skipped.is_empty() {
         s.push_str("skipped:\n");
-        let mut rows = vec![vec!["  INSTANCE".to_string(), "NAME".into(), "STATUS".into(), "REASON".into()]];
+        let mut rows = vec![vec![
+            "  INSTANCE".to_string(),
+            "NAME".into(),
+            "STATUS".into(),
+            "REASON".into(),
+        ]];
         for i in &p.skipped {
-            rows.push(vec![format!("  {}", i.id), i.name.clone(), i.status.clone(), i.reason.clone()]);
+            rows.push(vec![
+                format!("  {}", i.id),
+                i.name.clone(),
+                i.status.clone(),
+                i.reason.clone(),
+            ]);
         }
         s.push_str(&table(&rows));
     }
     s
 }
 
-pub fn plan(ctx: &Ctx, name: &str, json: bool, policy: Option<&str>, error_instances: Option<&str>) -> Result<i32> {
+pub fn plan(
+    ctx: &Ctx,
+    name: &str,
+    json: bool,
+    policy: Option<&str>,
+    error_instances: Option<&str>,
+) -> Result<i32> {
     let opts = options(ctx, policy, error_instances)?;
     let (nova, glance) = ctx.connect()?;
     let svc = ctx.service(&nova, name)?;
@@ -59,7 +101,10 @@ pub fn plan(ctx: &Ctx, name: &str, json: bool, policy: Option<&str>, error_insta
     } else {
         print!("{}", render_plan(&p));
         if compute_state(&svc) == ComputeState::On {
-            println!("note: {} is up and in service; this is what would happen if it failed now", svc.host);
+            println!(
+                "note: {} is up and in service; this is what would happen if it failed now",
+                svc.host
+            );
         }
     }
     Ok(0)
@@ -79,11 +124,17 @@ pub fn recover(ctx: &Ctx, name: &str, force: bool) -> Result<i32> {
                 svc.host
             )));
         }
-        eprintln!("WARNING: {}: evacuation still open ({why}); recovering anyway (--force)", svc.host);
+        eprintln!(
+            "WARNING: {}: evacuation still open ({why}); recovering anyway (--force)",
+            svc.host
+        );
     }
     if bring_back(&nova, &svc, "instance-ha")? {
         let after = ctx.service(&nova, &svc.host)?;
-        println!("{}: back in service (state {}, {}, forced_down={})", after.host, after.state, after.status, after.forced_down);
+        println!(
+            "{}: back in service (state {}, {}, forced_down={})",
+            after.host, after.state, after.status, after.forced_down
+        );
         Ok(0)
     } else {
         eprintln!(
@@ -99,21 +150,51 @@ fn event_line(e: &Event) -> String {
         Event::Skipped { id, name, reason } => format!("skip      {id} ({name}): {reason}"),
         Event::Resumed { id, name } => format!("follow    {id} ({name}): already being evacuated"),
         Event::AlreadyEvacuated { id, to } => format!("done      {id}: already on {to}"),
-        Event::Requested { id, name, attempt } => format!("request   {id} ({name}) attempt {attempt}"),
+        Event::Requested { id, name, attempt } => {
+            format!("request   {id} ({name}) attempt {attempt}")
+        }
         Event::Started { id, name, host } => format!("start     {id} ({name}) on {host}"),
-        Event::Arrived { id, name, to, status, seconds } => format!("arrived   {id} ({name}) {status} on {to} after {seconds:.1}s"),
-        Event::Retrying { id, name, attempt, after, reason } => format!("retry     {id} ({name}): {reason}; attempt {attempt} in {:.0}s", after.as_secs_f64()),
+        Event::Arrived {
+            id,
+            name,
+            to,
+            status,
+            seconds,
+        } => format!("arrived   {id} ({name}) {status} on {to} after {seconds:.1}s"),
+        Event::Retrying {
+            id,
+            name,
+            attempt,
+            after,
+            reason,
+        } => format!(
+            "retry     {id} ({name}): {reason}; attempt {attempt} in {:.0}s",
+            after.as_secs_f64()
+        ),
         Event::Failed { id, name, reason } => format!("FAILED    {id} ({name}): {reason}"),
     }
 }
 
 fn who() -> String {
-    let h = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into());
+    let h = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
     // Markers are split on whitespace: one word.
-    format!("instance-ha@{}", h.split_whitespace().next().unwrap_or("localhost"))
+    format!(
+        "instance-ha@{}",
+        h.split_whitespace().next().unwrap_or("localhost")
+    )
 }
 
-pub fn evacuate(ctx: &Ctx, name: &str, yes: bool, policy: Option<&str>, error_instances: Option<&str>, target: Option<&str>) -> Result<i32> {
+pub fn evacuate(
+    ctx: &Ctx,
+    name: &str,
+    yes: bool,
+    policy: Option<&str>,
+    error_instances: Option<&str>,
+    target: Option<&str>,
+) -> Result<i32> {
     let mut opts = options(ctx, policy, error_instances)?;
     if let Some(t) = target {
         opts.run.target_host = Some(t.to_string());
@@ -127,9 +208,14 @@ pub fn evacuate(ctx: &Ctx, name: &str, yes: bool, policy: Option<&str>, error_in
         let p = Plan::build(&nova, Some(&glance), &host, &opts.policy)?;
         print!("{}", render_plan(&p));
         if !std::io::stdin().is_terminal() {
-            return Err(Error::usage(format!("not evacuating {host} without confirmation: add --yes")));
+            return Err(Error::usage(format!(
+                "not evacuating {host} without confirmation: add --yes"
+            )));
         }
-        print!("Evacuate {} instance(s) from {host}? [y/N] ", p.selected.len());
+        print!(
+            "Evacuate {} instance(s) from {host}? [y/N] ",
+            p.selected.len()
+        );
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -158,7 +244,10 @@ pub fn evacuate(ctx: &Ctx, name: &str, yes: bool, policy: Option<&str>, error_in
 
 pub fn metrics(ctx: &Ctx, output: Option<&Path>) -> Result<i32> {
     // Nova is optional here: without it the journal metrics still count.
-    let services = match ctx.connect().and_then(|(nova, _)| nova.compute_services(None)) {
+    let services = match ctx
+        .connect()
+        .and_then(|(nova, _)| nova.compute_services(None))
+    {
         Ok(s) => Some(s),
         Err(e) => {
             crate::warn!("metrics without Nova host states: {e}");
@@ -166,7 +255,11 @@ pub fn metrics(ctx: &Ctx, output: Option<&Path>) -> Result<i32> {
         }
     };
     let records = crate::journal::read_all();
-    let text = crate::metrics::render(&crate::metrics::Inputs { records: &records, services: services.as_deref(), heartbeat: crate::metrics::helper_heartbeat() });
+    let text = crate::metrics::render(&crate::metrics::Inputs {
+        records: &records,
+        services: services.as_deref(),
+        heartbeat: crate::metrics::helper_heartbeat(),
+    });
     match output {
         Some(p) => crate::metrics::write_atomic(p, &text)?,
         None => print!("{text}"),

@@ -87,7 +87,12 @@ pub struct StatusView {
 }
 
 fn progress(nova: &Nova, svc: &Service, marker: Option<&Marker>) -> Progress {
-    let mut p = Progress { remaining: 0, migrations: BTreeMap::new(), instances: Vec::new(), error: None };
+    let mut p = Progress {
+        remaining: 0,
+        migrations: BTreeMap::new(),
+        instances: Vec::new(),
+        error: None,
+    };
     let servers = match nova.servers_on_host(&svc.host) {
         Ok(s) => s,
         Err(e) => {
@@ -104,14 +109,19 @@ fn progress(nova: &Nova, svc: &Service, marker: Option<&Marker>) -> Progress {
     };
     // This failure's records only: an incomplete marker's time is the end
     // of the last attempt, so allow an hour before it.
-    let since = marker.map(|m| m.since).filter(|s| *s > 0).map(|s| s.saturating_sub(3600));
+    let since = marker
+        .map(|m| m.since)
+        .filter(|s| *s > 0)
+        .map(|s| s.saturating_sub(3600));
     let mut latest: BTreeMap<String, &crate::openstack::Migration> = BTreeMap::new();
     for m in &migrations {
         let created = m.created_at.as_deref().and_then(parse_datetime);
         if since.is_some_and(|s| created.is_some_and(|c| c < s)) {
             continue;
         }
-        let newer = latest.get(&m.instance_uuid).map_or(true, |o| o.created_at.as_deref().and_then(parse_datetime) <= created);
+        let newer = latest.get(&m.instance_uuid).map_or(true, |o| {
+            o.created_at.as_deref().and_then(parse_datetime) <= created
+        });
         if newer {
             latest.insert(m.instance_uuid.clone(), m);
         }
@@ -140,7 +150,12 @@ fn progress(nova: &Nova, svc: &Service, marker: Option<&Marker>) -> Progress {
             dest: m.dest_compute.clone(),
         });
     }
-    p.instances.sort_by(|a, b| b.on_host.cmp(&a.on_host).then(a.name.cmp(&b.name)).then(a.id.cmp(&b.id)));
+    p.instances.sort_by(|a, b| {
+        b.on_host
+            .cmp(&a.on_host)
+            .then(a.name.cmp(&b.name))
+            .then(a.id.cmp(&b.id))
+    });
     for i in &p.instances {
         if let Some(m) = &i.migration {
             *p.migrations.entry(m.clone()).or_default() += 1;
@@ -174,24 +189,52 @@ pub fn collect(ctx: &Ctx, nova: &Nova) -> Result<StatusView> {
     let mut sorted = services.clone();
     sorted.sort_by(|a, b| a.host.cmp(&b.host));
     for svc in &sorted {
-        let node = hostmap::resolve(&svc.host, &names, None).ok().and_then(|n| nodes.iter().find(|x| x.name == n));
+        let node = hostmap::resolve(&svc.host, &names, None)
+            .ok()
+            .and_then(|n| nodes.iter().find(|x| x.name == n));
         if let Some(n) = node {
             matched.push(n.name.clone());
         }
         let attr = node
             .and_then(|n| attrs.get(&n.name))
             .or_else(|| attrs.get(&svc.host))
-            .or_else(|| attrs.iter().find(|(k, _)| hostmap::resolve(k, &hosts, domain.as_deref()).ok().as_deref() == Some(svc.host.as_str())).map(|(_, v)| v))
+            .or_else(|| {
+                attrs
+                    .iter()
+                    .find(|(k, _)| {
+                        hostmap::resolve(k, &hosts, domain.as_deref())
+                            .ok()
+                            .as_deref()
+                            == Some(svc.host.as_str())
+                    })
+                    .map(|(_, v)| v)
+            })
             .cloned();
         let marker = Marker::parse(svc.disabled_reason.as_deref());
-        let attr_open = attr.as_deref().is_some_and(|v| matches!(attrd::parse_mark(v), attrd::Mark::Yes | attrd::Mark::InProgress { .. }));
+        let attr_open = attr.as_deref().is_some_and(|v| {
+            matches!(
+                attrd::parse_mark(v),
+                attrd::Mark::Yes | attrd::Mark::InProgress { .. }
+            )
+        });
         let open = marker.as_ref().is_some_and(|m| m.phase.evacuation_open()) || attr_open;
-        let prog = if open { Some(progress(nova, svc, marker.as_ref())) } else { None };
+        let prog = if open {
+            Some(progress(nova, svc, marker.as_ref()))
+        } else {
+            None
+        };
         out.push(HostView {
             host: svc.host.clone(),
             node: node.map(|n| NodeView {
                 name: n.name.clone(),
-                state: if n.unclean { "unclean" } else if n.online { "online" } else { "offline" }.to_string(),
+                state: if n.unclean {
+                    "unclean"
+                } else if n.online {
+                    "online"
+                } else {
+                    "offline"
+                }
+                .to_string(),
                 remote: n.is_remote(),
                 standby: n.standby,
                 maintenance: n.maintenance,
@@ -205,7 +248,10 @@ pub fn collect(ctx: &Ctx, nova: &Nova) -> Result<StatusView> {
             },
             evacuation: EvacuationView {
                 phase: marker.as_ref().map(|m| m.phase.name().to_string()),
-                since: marker.as_ref().filter(|m| m.since > 0).map(|m| format_rfc3339(m.since)),
+                since: marker
+                    .as_ref()
+                    .filter(|m| m.since > 0)
+                    .map(|m| format_rfc3339(m.since)),
                 by: marker.as_ref().map(|m| m.by.clone()),
                 note: marker.as_ref().and_then(|m| m.note.clone()),
                 attrd: attr,
@@ -214,12 +260,26 @@ pub fn collect(ctx: &Ctx, nova: &Nova) -> Result<StatusView> {
             progress: prog,
         });
     }
-    let unmatched_nodes = nodes.iter().filter(|n| n.is_remote() && !matched.contains(&n.name)).map(|n| n.name.clone()).collect();
-    Ok(StatusView { time: format_rfc3339(now()), hosts: out, unmatched_nodes, warnings })
+    let unmatched_nodes = nodes
+        .iter()
+        .filter(|n| n.is_remote() && !matched.contains(&n.name))
+        .map(|n| n.name.clone())
+        .collect();
+    Ok(StatusView {
+        time: format_rfc3339(now()),
+        hosts: out,
+        unmatched_nodes,
+        warnings,
+    })
 }
 
 pub fn render(v: &StatusView) -> String {
-    let mut rows = vec![vec!["HOST".to_string(), "NODE".into(), "NOVA".into(), "EVACUATION".into()]];
+    let mut rows = vec![vec![
+        "HOST".to_string(),
+        "NODE".into(),
+        "NOVA".into(),
+        "EVACUATION".into(),
+    ]];
     for h in &v.hosts {
         let node = match &h.node {
             Some(n) => {
@@ -252,7 +312,14 @@ pub fn render(v: &StatusView) -> String {
                     s.push_str(&format!(" since {t}"));
                     if let Some(secs) = parse_datetime(t) {
                         let ago = now().saturating_sub(secs);
-                        s.push_str(&format!(" ({} ago)", if ago < 60 { format!("{ago}s") } else { duration(ago as f64) }));
+                        s.push_str(&format!(
+                            " ({} ago)",
+                            if ago < 60 {
+                                format!("{ago}s")
+                            } else {
+                                duration(ago as f64)
+                            }
+                        ));
                     }
                 }
                 if let Some(b) = e.by.as_deref().filter(|b| !b.is_empty()) {
@@ -263,7 +330,10 @@ pub fn render(v: &StatusView) -> String {
                 }
                 s
             }
-            None if h.nova.status == "disabled" => format!("disabled: {}", h.nova.disabled_reason.as_deref().unwrap_or("(no reason)")),
+            None if h.nova.status == "disabled" => format!(
+                "disabled: {}",
+                h.nova.disabled_reason.as_deref().unwrap_or("(no reason)")
+            ),
             None => "-".into(),
         };
         if let Some(a) = &e.attrd {
@@ -275,18 +345,32 @@ pub fn render(v: &StatusView) -> String {
     for h in &v.hosts {
         let Some(p) = &h.progress else { continue };
         s.push('\n');
-        let counts: Vec<String> = p.migrations.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let counts: Vec<String> = p
+            .migrations
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
         s.push_str(&format!(
             "{}: {} instance(s) still on the host; evacuation migrations: {}\n",
             h.host,
             p.remaining,
-            if counts.is_empty() { "none".to_string() } else { counts.join(", ") }
+            if counts.is_empty() {
+                "none".to_string()
+            } else {
+                counts.join(", ")
+            }
         ));
         if let Some(e) = &p.error {
             s.push_str(&format!("  (incomplete: {e})\n"));
         }
         if !p.instances.is_empty() {
-            let mut rows = vec![vec!["  INSTANCE".to_string(), "NAME".into(), "ON HOST".into(), "MIGRATION".into(), "DEST".into()]];
+            let mut rows = vec![vec![
+                "  INSTANCE".to_string(),
+                "NAME".into(),
+                "ON HOST".into(),
+                "MIGRATION".into(),
+                "DEST".into(),
+            ]];
             for i in &p.instances {
                 let on = if i.on_host {
                     let mut s = i.status.clone().unwrap_or_default();
@@ -309,7 +393,10 @@ pub fn render(v: &StatusView) -> String {
         }
     }
     if !v.unmatched_nodes.is_empty() {
-        s.push_str(&format!("\nremote nodes without a nova-compute service: {}\n", v.unmatched_nodes.join(", ")));
+        s.push_str(&format!(
+            "\nremote nodes without a nova-compute service: {}\n",
+            v.unmatched_nodes.join(", ")
+        ));
     }
     for w in &v.warnings {
         s.push_str(&format!("warning: {w}\n"));
@@ -333,13 +420,24 @@ pub fn run(ctx: &Ctx, json: bool, watch: Option<u64>, iterations: Option<u64>) -
         // A transient Nova error is shown and the watch goes on.
         let text = match collect(ctx, &nova) {
             Ok(v) if json => serde_json::to_string(&v).unwrap_or_default() + "\n",
-            Ok(v) => format!("instance-ha status, every {every}s  {}\n\n{}", format_rfc3339(now()), render(&v)),
+            Ok(v) => format!(
+                "instance-ha status, every {every}s  {}\n\n{}",
+                format_rfc3339(now()),
+                render(&v)
+            ),
             Err(e) => format!("{}: ERROR: {e}\n", format_rfc3339(now())),
         };
         let mut out = std::io::stdout().lock();
         // Clear the screen for people; JSON is one document per line.
-        let clear = if json || !std::io::IsTerminal::is_terminal(&std::io::stdout()) { "" } else { "\x1b[H\x1b[2J" };
-        if write!(out, "{clear}{text}").and_then(|_| out.flush()).is_err() {
+        let clear = if json || !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            ""
+        } else {
+            "\x1b[H\x1b[2J"
+        };
+        if write!(out, "{clear}{text}")
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             return Ok(0); // stdout closed (| head)
         }
         drop(out);

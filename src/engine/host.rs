@@ -49,9 +49,17 @@ pub fn check_down(s: &Service) -> Result<()> {
 }
 
 fn mark(nova: &Nova, s: &Service, m: &Marker) {
-    let upd = ServiceUpdate { enabled: Some(false), disabled_reason: Some(m.render()), ..Default::default() };
+    let upd = ServiceUpdate {
+        enabled: Some(false),
+        disabled_reason: Some(m.render()),
+        ..Default::default()
+    };
     if let Err(e) = nova.update_service(s, &upd) {
-        crate::warn!("{}: could not record '{}' in Nova: {e}", s.host, m.phase.name());
+        crate::warn!(
+            "{}: could not record '{}' in Nova: {e}",
+            s.host,
+            m.phase.name()
+        );
     }
 }
 
@@ -59,20 +67,52 @@ fn mark(nova: &Nova, s: &Service, m: &Marker) {
 pub fn log_event(host: &str, e: &Event) {
     match e {
         Event::Skipped { id, name, reason } => crate::info!("{host}: skip {id} ({name}): {reason}"),
-        Event::Resumed { id, name } => crate::info!("{host}: {id} ({name}) already being evacuated: following it"),
-        Event::AlreadyEvacuated { id, to } => crate::info!("{host}: {id} already evacuated to {to}"),
-        Event::Requested { id, name, attempt } => crate::info!("{host}: evacuate {id} ({name}) attempt {attempt}"),
-        Event::Started { id, name, host: h } => crate::info!("{host}: {id} ({name}) arrived stopped on {h}: starting it"),
-        Event::Arrived { id, name, to, status, seconds } => crate::info!("{host}: {id} ({name}) {status} on {to} after {seconds:.1}s"),
-        Event::Retrying { id, name, attempt, after, reason } => {
-            crate::warn!("{host}: {id} ({name}): {reason}; attempt {attempt} in {:.0}s", after.as_secs_f64())
+        Event::Resumed { id, name } => {
+            crate::info!("{host}: {id} ({name}) already being evacuated: following it")
         }
-        Event::Failed { id, name, reason } => crate::error!("{host}: {id} ({name}) FAILED: {reason}"),
+        Event::AlreadyEvacuated { id, to } => {
+            crate::info!("{host}: {id} already evacuated to {to}")
+        }
+        Event::Requested { id, name, attempt } => {
+            crate::info!("{host}: evacuate {id} ({name}) attempt {attempt}")
+        }
+        Event::Started { id, name, host: h } => {
+            crate::info!("{host}: {id} ({name}) arrived stopped on {h}: starting it")
+        }
+        Event::Arrived {
+            id,
+            name,
+            to,
+            status,
+            seconds,
+        } => crate::info!("{host}: {id} ({name}) {status} on {to} after {seconds:.1}s"),
+        Event::Retrying {
+            id,
+            name,
+            attempt,
+            after,
+            reason,
+        } => {
+            crate::warn!(
+                "{host}: {id} ({name}): {reason}; attempt {attempt} in {:.0}s",
+                after.as_secs_f64()
+            )
+        }
+        Event::Failed { id, name, reason } => {
+            crate::error!("{host}: {id} ({name}) FAILED: {reason}")
+        }
     }
 }
 
 /// Evacuate `host`. `by` names the caller in Nova's markers.
-pub fn evacuate(nova: &Nova, glance: Option<&Glance>, host: &str, opts: &HostOptions, by: &str, observe: &(dyn Fn(&Event) + Sync)) -> Result<Report> {
+pub fn evacuate(
+    nova: &Nova,
+    glance: Option<&Glance>,
+    host: &str,
+    opts: &HostOptions,
+    by: &str,
+    observe: &(dyn Fn(&Event) + Sync),
+) -> Result<Report> {
     let svc = service(nova, host)?;
     check_down(&svc)?;
     let marker = Marker::parse(svc.disabled_reason.as_deref());
@@ -83,7 +123,10 @@ pub fn evacuate(nova: &Nova, glance: Option<&Glance>, host: &str, opts: &HostOpt
         let due = since + opts.delay.as_secs();
         let now = crate::time::now();
         if due > now {
-            crate::info!("{host}: evacuate_delay: waiting {}s before evacuating", due - now);
+            crate::info!(
+                "{host}: evacuate_delay: waiting {}s before evacuating",
+                due - now
+            );
             std::thread::sleep(Duration::from_secs(due - now));
         }
     }
@@ -93,7 +136,12 @@ pub fn evacuate(nova: &Nova, glance: Option<&Glance>, host: &str, opts: &HostOpt
         Some(tagged) => Plan::from_servers(host, nova.servers_on_host(host)?, &opts.policy, tagged),
         None => Plan::build(nova, glance, host, &opts.policy)?,
     };
-    crate::info!("{host}: plan: {} to evacuate, {} skipped (policy {})", plan.selected.len(), plan.skipped.len(), plan.policy);
+    crate::info!(
+        "{host}: plan: {} to evacuate, {} skipped (policy {})",
+        plan.selected.len(),
+        plan.skipped.len(),
+        plan.policy
+    );
     let mut cfg = opts.run.clone();
     cfg.by = by.to_string();
     cfg.since = cfg.since.or(fenced_at).or(Some(started.since));
@@ -101,7 +149,11 @@ pub fn evacuate(nova: &Nova, glance: Option<&Glance>, host: &str, opts: &HostOpt
     let done = if report.success() {
         Marker::new(Phase::Evacuated, by)
     } else {
-        Marker::new(Phase::Incomplete, by).with_note(format!("{} of {} failed", report.failed(), report.instances.len()))
+        Marker::new(Phase::Incomplete, by).with_note(format!(
+            "{} of {} failed",
+            report.failed(),
+            report.instances.len()
+        ))
     };
     // Re-read: fence_compute may have changed the record meanwhile.
     match service(nova, host) {

@@ -42,21 +42,30 @@ pub const MAX_ATTEMPTS: Param = Param {
     metavar: Some("[n]"),
     kind: Kind::Int,
     default: Some("3"),
-    ..Param::new("max_attempts", "Evacuation attempts per instance (with exponential backoff)")
+    ..Param::new(
+        "max_attempts",
+        "Evacuation attempts per instance (with exponential backoff)",
+    )
 };
 pub const RETRY_BACKOFF: Param = Param {
     long: Some("retry-backoff"),
     metavar: Some("[seconds]"),
     kind: Kind::Seconds,
     default: Some("10"),
-    ..Param::new("retry_backoff", "Wait before the first retry; doubled for each further one")
+    ..Param::new(
+        "retry_backoff",
+        "Wait before the first retry; doubled for each further one",
+    )
 };
 pub const INSTANCE_TIMEOUT: Param = Param {
     long: Some("instance-timeout"),
     metavar: Some("[seconds]"),
     kind: Kind::Seconds,
     default: Some("900"),
-    ..Param::new("instance_timeout", "Seconds from an evacuate request to the instance running elsewhere")
+    ..Param::new(
+        "instance_timeout",
+        "Seconds from an evacuate request to the instance running elsewhere",
+    )
 };
 pub const TARGET_HOST: Param = Param {
     long: Some("target-host"),
@@ -80,24 +89,48 @@ fn has(v: &Values, n: &str) -> bool {
 pub fn policy(v: &Values) -> Result<Policy> {
     let filtering = match v.get("evacuate_policy") {
         Some(p) => Filtering::parse(p)?,
-        None if has(v, "instance_filtering") && v.is_set("instance_filtering") && !v.flag("instance_filtering")? => Filtering::None,
+        None if has(v, "instance_filtering")
+            && v.is_set("instance_filtering")
+            && !v.flag("instance_filtering")? =>
+        {
+            Filtering::None
+        }
         None => Filtering::Auto,
     };
     let error_instances = ErrorInstances::parse(v.get("error_instances").unwrap_or("skip"))?;
-    Ok(Policy { filtering, error_instances })
+    Ok(Policy {
+        filtering,
+        error_instances,
+    })
 }
 
 pub fn host_options(v: &Values) -> Result<HostOptions> {
     let d = RunConfig::default();
-    let int = |n: &str, dflt: i64| -> Result<i64> { Ok(if has(v, n) { v.int(n)?.unwrap_or(dflt) } else { dflt }) };
-    let dur = |n: &str, dflt: Duration| -> Result<Duration> { Ok(if has(v, n) { v.duration(n)?.unwrap_or(dflt) } else { dflt }) };
+    let int = |n: &str, dflt: i64| -> Result<i64> {
+        Ok(if has(v, n) {
+            v.int(n)?.unwrap_or(dflt)
+        } else {
+            dflt
+        })
+    };
+    let dur = |n: &str, dflt: Duration| -> Result<Duration> {
+        Ok(if has(v, n) {
+            v.duration(n)?.unwrap_or(dflt)
+        } else {
+            dflt
+        })
+    };
     let concurrency = int("concurrency", 16)?;
     let max_attempts = int("max_attempts", 3)?;
     if !(1..=1024).contains(&concurrency) {
-        return Err(crate::Error::usage(format!("concurrency must be between 1 and 1024, not {concurrency}")));
+        return Err(crate::Error::usage(format!(
+            "concurrency must be between 1 and 1024, not {concurrency}"
+        )));
     }
     if !(1..=100).contains(&max_attempts) {
-        return Err(crate::Error::usage(format!("max_attempts must be between 1 and 100, not {max_attempts}")));
+        return Err(crate::Error::usage(format!(
+            "max_attempts must be between 1 and 100, not {max_attempts}"
+        )));
     }
     let run = RunConfig {
         concurrency: concurrency as usize,
@@ -106,8 +139,17 @@ pub fn host_options(v: &Values) -> Result<HostOptions> {
         instance_timeout: dur("instance_timeout", d.instance_timeout)?,
         completion: Completion::parse(v.get("completion").unwrap_or("arrived"))?,
         on_shared_storage: has(v, "no_shared_storage") && !v.flag("no_shared_storage")?,
-        target_host: if has(v, "target_host") { v.string("target_host") } else { None },
+        target_host: if has(v, "target_host") {
+            v.string("target_host")
+        } else {
+            None
+        },
         ..d
     };
-    Ok(HostOptions { policy: policy(v)?, run, delay: dur("evacuate_delay", Duration::ZERO)?, catalog: None })
+    Ok(HostOptions {
+        policy: policy(v)?,
+        run,
+        delay: dur("evacuate_delay", Duration::ZERO)?,
+        catalog: None,
+    })
 }

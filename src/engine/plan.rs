@@ -35,17 +35,41 @@ pub struct Plan {
 
 impl Plan {
     /// Decide for `servers` (the failed host's, as Nova lists them).
-    pub fn from_servers(host: &str, servers: Vec<Server>, policy: &Policy, tagged: &Tagged) -> Plan {
+    pub fn from_servers(
+        host: &str,
+        servers: Vec<Server>,
+        policy: &Policy,
+        tagged: &Tagged,
+    ) -> Plan {
         let mut selected = Vec::new();
         let mut skipped = Vec::new();
         for s in servers {
             let d = decide(&s, policy, tagged);
             let (action, reason, priority, expect) = match &d {
-                Decision::Evacuate { expect, priority, why } => ("evacuate", why.clone(), *priority, Some(*expect)),
-                Decision::InFlight { expect, priority } => ("in-flight", "an evacuation is already running".to_string(), *priority, Some(*expect)),
+                Decision::Evacuate {
+                    expect,
+                    priority,
+                    why,
+                } => ("evacuate", why.clone(), *priority, Some(*expect)),
+                Decision::InFlight { expect, priority } => (
+                    "in-flight",
+                    "an evacuation is already running".to_string(),
+                    *priority,
+                    Some(*expect),
+                ),
                 Decision::Skip { reason } => ("skip", reason.clone(), 0, None),
             };
-            let p = PlannedInstance { id: s.id, name: s.name, status: s.status, tenant_id: s.tenant_id, decision: d, action, reason, priority, expect };
+            let p = PlannedInstance {
+                id: s.id,
+                name: s.name,
+                status: s.status,
+                tenant_id: s.tenant_id,
+                decision: d,
+                action,
+                reason,
+                priority,
+                expect,
+            };
             if action == "skip" {
                 skipped.push(p);
             } else {
@@ -60,11 +84,21 @@ impl Plan {
                 .then(a.id.cmp(&b.id))
         });
         skipped.sort_by(|a, b| a.name.cmp(&b.name));
-        Plan { host: host.to_string(), policy: format!("{:?}", policy.filtering).to_lowercase(), selected, skipped }
+        Plan {
+            host: host.to_string(),
+            policy: format!("{:?}", policy.filtering).to_lowercase(),
+            selected,
+            skipped,
+        }
     }
 
     /// Ask Nova (and Glance) and decide.
-    pub fn build(nova: &Nova, glance: Option<&Glance>, host: &str, policy: &Policy) -> Result<Plan> {
+    pub fn build(
+        nova: &Nova,
+        glance: Option<&Glance>,
+        host: &str,
+        policy: &Policy,
+    ) -> Result<Plan> {
         let servers = nova.servers_on_host(host)?;
         let tagged = tagged_catalog(nova, glance, policy)?;
         Ok(Plan::from_servers(host, servers, policy, &tagged))

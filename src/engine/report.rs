@@ -8,13 +8,22 @@ use serde::Serialize;
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Runs on another host in the state it had.
-    Evacuated { to: String, seconds: f64 },
+    Evacuated {
+        to: String,
+        seconds: f64,
+    },
     /// Nova accepted the request (completion = accepted: not followed).
     Accepted,
     /// Moved by an earlier run (killed, or another controller's).
-    AlreadyEvacuated { to: String },
-    Skipped { reason: String },
-    Failed { reason: String },
+    AlreadyEvacuated {
+        to: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,7 +54,12 @@ impl Report {
         self.instances.iter().filter(|i| f(&i.outcome)).count()
     }
     pub fn evacuated(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Evacuated { .. } | Outcome::AlreadyEvacuated { .. } | Outcome::Accepted))
+        self.count(|o| {
+            matches!(
+                o,
+                Outcome::Evacuated { .. } | Outcome::AlreadyEvacuated { .. } | Outcome::Accepted
+            )
+        })
     }
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Failed { .. }))
@@ -69,16 +83,32 @@ impl Report {
     }
     /// A table for people.
     pub fn table(&self) -> String {
-        let mut s = format!("{:<38} {:<24} {:<9} {:<18} {}\n", "INSTANCE", "NAME", "BEFORE", "OUTCOME", "DETAIL");
+        let mut s = format!(
+            "{:<38} {:<24} {:<9} {:<18} {}\n",
+            "INSTANCE", "NAME", "BEFORE", "OUTCOME", "DETAIL"
+        );
         for i in &self.instances {
             let (what, detail) = match &i.outcome {
-                Outcome::Evacuated { to, seconds } => ("evacuated", format!("to {to} in {seconds:.1}s as {}", i.status_after.as_deref().unwrap_or("?"))),
+                Outcome::Evacuated { to, seconds } => (
+                    "evacuated",
+                    format!(
+                        "to {to} in {seconds:.1}s as {}",
+                        i.status_after.as_deref().unwrap_or("?")
+                    ),
+                ),
                 Outcome::Accepted => ("accepted", "request accepted (not followed)".to_string()),
                 Outcome::AlreadyEvacuated { to } => ("already-evacuated", format!("on {to}")),
                 Outcome::Skipped { reason } => ("skipped", reason.clone()),
                 Outcome::Failed { reason } => ("FAILED", reason.clone()),
             };
-            s.push_str(&format!("{:<38} {:<24} {:<9} {:<18} {}\n", i.id, truncate(&i.name, 24), i.status_before, what, detail));
+            s.push_str(&format!(
+                "{:<38} {:<24} {:<9} {:<18} {}\n",
+                i.id,
+                truncate(&i.name, 24),
+                i.status_before,
+                what,
+                detail
+            ));
         }
         s.push_str(&self.summary());
         s.push('\n');

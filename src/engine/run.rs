@@ -54,7 +54,11 @@ impl Drop for Permit<'_> {
 
 impl Limiter {
     pub fn new(permits: usize) -> std::sync::Arc<Limiter> {
-        std::sync::Arc::new(Limiter { permits: permits.max(1), used: Mutex::new(0), freed: Condvar::new() })
+        std::sync::Arc::new(Limiter {
+            permits: permits.max(1),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        })
     }
     pub fn acquire(&self) -> Permit<'_> {
         let mut u = self.used.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,7 +92,9 @@ impl Completion {
         match s.trim().to_ascii_lowercase().as_str() {
             "accepted" => Ok(Completion::Accepted),
             "arrived" | "" => Ok(Completion::Arrived),
-            other => Err(Error::usage(format!("invalid completion '{other}': expected accepted or arrived"))),
+            other => Err(Error::usage(format!(
+                "invalid completion '{other}': expected accepted or arrived"
+            ))),
         }
     }
 }
@@ -142,27 +148,74 @@ impl Default for RunConfig {
 /// Progress, one per thing that happens (each becomes one log line).
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
-    Skipped { id: &'a str, name: &'a str, reason: &'a str },
-    Resumed { id: &'a str, name: &'a str },
-    AlreadyEvacuated { id: &'a str, to: &'a str },
-    Requested { id: &'a str, name: &'a str, attempt: u32 },
-    Started { id: &'a str, name: &'a str, host: &'a str },
-    Arrived { id: &'a str, name: &'a str, to: &'a str, status: &'a str, seconds: f64 },
-    Retrying { id: &'a str, name: &'a str, attempt: u32, after: Duration, reason: &'a str },
-    Failed { id: &'a str, name: &'a str, reason: &'a str },
+    Skipped {
+        id: &'a str,
+        name: &'a str,
+        reason: &'a str,
+    },
+    Resumed {
+        id: &'a str,
+        name: &'a str,
+    },
+    AlreadyEvacuated {
+        id: &'a str,
+        to: &'a str,
+    },
+    Requested {
+        id: &'a str,
+        name: &'a str,
+        attempt: u32,
+    },
+    Started {
+        id: &'a str,
+        name: &'a str,
+        host: &'a str,
+    },
+    Arrived {
+        id: &'a str,
+        name: &'a str,
+        to: &'a str,
+        status: &'a str,
+        seconds: f64,
+    },
+    Retrying {
+        id: &'a str,
+        name: &'a str,
+        attempt: u32,
+        after: Duration,
+        reason: &'a str,
+    },
+    Failed {
+        id: &'a str,
+        name: &'a str,
+        reason: &'a str,
+    },
 }
 
 /// Migration states in which Nova is still working on the evacuation.
-const ACTIVE_MIGRATION: &[&str] = &["accepted", "queued", "preparing", "pre-migrating", "migrating", "running"];
+const ACTIVE_MIGRATION: &[&str] = &[
+    "accepted",
+    "queued",
+    "preparing",
+    "pre-migrating",
+    "migrating",
+    "running",
+];
 const FAILED_MIGRATION: &[&str] = &["failed", "error"];
 
 #[derive(Debug, Clone)]
 enum State {
     /// Waiting to be (re)sent, not before `not_before`.
-    Pending { not_before: Instant },
+    Pending {
+        not_before: Instant,
+    },
     Queued,
     /// Evacuating; `since` is when it was requested (or found running).
-    Requested { since: Instant, since_epoch: u64, start_sent: bool },
+    Requested {
+        since: Instant,
+        since_epoch: u64,
+        start_sent: bool,
+    },
     Done,
 }
 
@@ -185,11 +238,21 @@ struct Item {
 fn latest(migs: &[Migration], instance: &str, not_before: Option<u64>) -> Option<Migration> {
     migs.iter()
         .filter(|m| m.instance_uuid == instance)
-        .filter(|m| match (not_before, m.created_at.as_deref().and_then(parse_datetime)) {
-            (Some(nb), Some(c)) => c + 30 >= nb,
-            _ => true,
+        .filter(
+            |m| match (not_before, m.created_at.as_deref().and_then(parse_datetime)) {
+                (Some(nb), Some(c)) => c + 30 >= nb,
+                _ => true,
+            },
+        )
+        .max_by_key(|m| {
+            (
+                m.created_at
+                    .as_deref()
+                    .and_then(parse_datetime)
+                    .unwrap_or(0),
+                m.id.parse::<u64>().unwrap_or(0),
+            )
         })
-        .max_by_key(|m| (m.created_at.as_deref().and_then(parse_datetime).unwrap_or(0), m.id.parse::<u64>().unwrap_or(0)))
         .cloned()
 }
 
@@ -224,14 +287,30 @@ impl Queue {
 }
 
 /// Evacuate `plan` and follow it to the end.
-pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Event) + Sync)) -> Report {
+pub fn evacuate(
+    nova: &Nova,
+    plan: &Plan,
+    cfg: &RunConfig,
+    observe: &(dyn Fn(&Event) + Sync),
+) -> Report {
     let t0 = Instant::now();
     let started = now();
     let host = plan.host.as_str();
-    let mut report = Report { host: host.to_string(), by: cfg.by.clone(), started, seconds: 0.0, microversion: None, instances: Vec::new() };
+    let mut report = Report {
+        host: host.to_string(),
+        by: cfg.by.clone(),
+        started,
+        seconds: 0.0,
+        microversion: None,
+        instances: Vec::new(),
+    };
 
     for s in &plan.skipped {
-        observe(&Event::Skipped { id: &s.id, name: &s.name, reason: &s.reason });
+        observe(&Event::Skipped {
+            id: &s.id,
+            name: &s.name,
+            reason: &s.reason,
+        });
         report.instances.push(InstanceReport {
             id: s.id.clone(),
             name: s.name.clone(),
@@ -239,7 +318,9 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             status_after: None,
             attempts: 0,
             requests: 0,
-            outcome: Outcome::Skipped { reason: s.reason.clone() },
+            outcome: Outcome::Skipped {
+                reason: s.reason.clone(),
+            },
         });
     }
 
@@ -250,7 +331,11 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             // Without the records we cannot promise not to evacuate twice.
             let reason = format!("cannot read the evacuation records of {host}: {e}");
             for p in &plan.selected {
-                observe(&Event::Failed { id: &p.id, name: &p.name, reason: &reason });
+                observe(&Event::Failed {
+                    id: &p.id,
+                    name: &p.name,
+                    reason: &reason,
+                });
                 report.instances.push(InstanceReport {
                     id: p.id.clone(),
                     name: p.name.clone(),
@@ -258,7 +343,9 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
                     status_after: None,
                     attempts: 0,
                     requests: 0,
-                    outcome: Outcome::Failed { reason: reason.clone() },
+                    outcome: Outcome::Failed {
+                        reason: reason.clone(),
+                    },
                 });
             }
             report.seconds = t0.elapsed().as_secs_f64();
@@ -268,13 +355,22 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
 
     // Instances moved by an earlier run are no longer on the host.
     if let Some(since) = cfg.since {
-        let planned: std::collections::HashSet<&str> = plan.selected.iter().chain(&plan.skipped).map(|p| p.id.as_str()).collect();
+        let planned: std::collections::HashSet<&str> = plan
+            .selected
+            .iter()
+            .chain(&plan.skipped)
+            .map(|p| p.id.as_str())
+            .collect();
         let mut seen = std::collections::HashSet::new();
         for m in &history {
             if planned.contains(m.instance_uuid.as_str()) || !seen.insert(m.instance_uuid.clone()) {
                 continue;
             }
-            let recent = m.created_at.as_deref().and_then(parse_datetime).is_some_and(|c| c + 30 >= since);
+            let recent = m
+                .created_at
+                .as_deref()
+                .and_then(parse_datetime)
+                .is_some_and(|c| c + 30 >= since);
             if !recent {
                 continue;
             }
@@ -299,12 +395,22 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
     for (idx, p) in plan.selected.iter().enumerate() {
         let expect = p.expect.unwrap_or(Expect::Active);
         let in_flight = matches!(p.decision, Decision::InFlight { .. })
-            || latest(&history, &p.id, cfg.since).is_some_and(|m| ACTIVE_MIGRATION.contains(&m.status.as_str()));
+            || latest(&history, &p.id, cfg.since)
+                .is_some_and(|m| ACTIVE_MIGRATION.contains(&m.status.as_str()));
         let state = if in_flight {
-            observe(&Event::Resumed { id: &p.id, name: &p.name });
-            State::Requested { since: Instant::now(), since_epoch: now().saturating_sub(1), start_sent: false }
+            observe(&Event::Resumed {
+                id: &p.id,
+                name: &p.name,
+            });
+            State::Requested {
+                since: Instant::now(),
+                since_epoch: now().saturating_sub(1),
+                start_sent: false,
+            }
         } else {
-            State::Pending { not_before: Instant::now() }
+            State::Pending {
+                not_before: Instant::now(),
+            }
         };
         items.push(Item {
             idx,
@@ -322,8 +428,15 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
         });
     }
 
-    let opts = EvacuateOptions { host: cfg.target_host.clone(), on_shared_storage: cfg.on_shared_storage, microversion: cfg.microversion };
-    let queue = Queue { items: Mutex::new((VecDeque::new(), false)), ready: Condvar::new() };
+    let opts = EvacuateOptions {
+        host: cfg.target_host.clone(),
+        on_shared_storage: cfg.on_shared_storage,
+        microversion: cfg.microversion,
+    };
+    let queue = Queue {
+        items: Mutex::new((VecDeque::new(), false)),
+        ready: Condvar::new(),
+    };
     let (tx, rx) = mpsc::channel::<(usize, Result<crate::openstack::Evacuation, Error>)>();
     let mut used_version: Option<Microversion> = None;
 
@@ -359,14 +472,23 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
                         if it.attempts >= 1 {
                             match already_requested(nova, host, &it.id, it.first_epoch) {
                                 Some(true) => {
-                                    observe(&Event::Resumed { id: &it.id, name: &it.name });
-                                    it.state = State::Requested { since: Instant::now(), since_epoch: it.first_epoch.unwrap_or_else(now), start_sent: false };
+                                    observe(&Event::Resumed {
+                                        id: &it.id,
+                                        name: &it.name,
+                                    });
+                                    it.state = State::Requested {
+                                        since: Instant::now(),
+                                        since_epoch: it.first_epoch.unwrap_or_else(now),
+                                        start_sent: false,
+                                    };
                                     continue;
                                 }
                                 Some(false) => {}
                                 // Nova did not answer: ask again shortly.
                                 None => {
-                                    it.state = State::Pending { not_before: now_i + cfg.poll_interval };
+                                    it.state = State::Pending {
+                                        not_before: now_i + cfg.poll_interval,
+                                    };
                                     continue;
                                 }
                             }
@@ -376,7 +498,11 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
                         it.attempts += 1;
                         it.requests += 1;
                         it.first_request.get_or_insert(now_i);
-                        observe(&Event::Requested { id: &it.id, name: &it.name, attempt: it.attempts });
+                        observe(&Event::Requested {
+                            id: &it.id,
+                            name: &it.name,
+                            attempt: it.attempts,
+                        });
                         queue.push(it.idx, it.id.clone());
                     }
                 }
@@ -391,20 +517,35 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
                             it.state = State::Done;
                             it.outcome = Some(Outcome::Accepted);
                         } else {
-                            it.state = State::Requested { since: Instant::now(), since_epoch: now().saturating_sub(1), start_sent: false };
+                            it.state = State::Requested {
+                                since: Instant::now(),
+                                since_epoch: now().saturating_sub(1),
+                                start_sent: false,
+                            };
                         }
                     }
                     // Nova says an evacuation of it is already running:
                     // follow that one, do not send another.
                     Err(e) if e.http_status() == Some(409) && e.to_string().contains("rebuild") => {
-                        observe(&Event::Resumed { id: &it.id, name: &it.name });
-                        it.state = State::Requested { since: Instant::now(), since_epoch: now().saturating_sub(30), start_sent: false };
+                        observe(&Event::Resumed {
+                            id: &it.id,
+                            name: &it.name,
+                        });
+                        it.state = State::Requested {
+                            since: Instant::now(),
+                            since_epoch: now().saturating_sub(30),
+                            start_sent: false,
+                        };
                     }
-                    Err(e) => retry_or_fail(it, cfg, &format!("evacuate request failed: {e}"), observe),
+                    Err(e) => {
+                        retry_or_fail(it, cfg, &format!("evacuate request failed: {e}"), observe)
+                    }
                 }
             }
             // Follow what is running.
-            let tracking = items.iter().any(|i| matches!(i.state, State::Requested { .. }));
+            let tracking = items
+                .iter()
+                .any(|i| matches!(i.state, State::Requested { .. }));
             if tracking && last_poll.elapsed() >= cfg.poll_interval {
                 last_poll = Instant::now();
                 let polled = {
@@ -417,13 +558,24 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
                         // parallel, within what the bound leaves free:
                         // one after the other they took a latency each
                         // (100 instances, 30 ms: 3 s per poll).
-                        let in_flight = items.iter().filter(|i| matches!(i.state, State::Queued)).count();
-                        let mut servers = read_ended(nova, &items, &migs, cfg.concurrency.saturating_sub(in_flight).max(1), cfg);
+                        let in_flight = items
+                            .iter()
+                            .filter(|i| matches!(i.state, State::Queued))
+                            .count();
+                        let mut servers = read_ended(
+                            nova,
+                            &items,
+                            &migs,
+                            cfg.concurrency.saturating_sub(in_flight).max(1),
+                            cfg,
+                        );
                         for it in items.iter_mut() {
                             follow(nova, host, it, &migs, &mut servers, cfg, observe);
                         }
                     }
-                    Err(e) => crate::warn!("{host}: cannot read evacuation records ({e}); retrying"),
+                    Err(e) => {
+                        crate::warn!("{host}: cannot read evacuation records ({e}); retrying")
+                    }
                 }
             }
             if items.iter().all(|i| matches!(i.state, State::Done)) {
@@ -442,7 +594,9 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
             status_after: it.status_after,
             attempts: it.attempts,
             requests: it.requests,
-            outcome: it.outcome.unwrap_or(Outcome::Failed { reason: "not finished".into() }),
+            outcome: it.outcome.unwrap_or(Outcome::Failed {
+                reason: "not finished".into(),
+            }),
         });
     }
     report.microversion = used_version.map(|v| v.to_string());
@@ -456,10 +610,17 @@ pub fn evacuate(nova: &Nova, plan: &Plan, cfg: &RunConfig, observe: &(dyn Fn(&Ev
 /// `None` when Nova cannot tell us now.
 fn already_requested(nova: &Nova, host: &str, id: &str, since: Option<u64>) -> Option<bool> {
     let s = nova.get_server(id).ok()?;
-    if s.task_state.as_deref().is_some_and(|t| t.starts_with("rebuild")) || s.host.as_deref().is_some_and(|h| h != host) {
+    if s.task_state
+        .as_deref()
+        .is_some_and(|t| t.starts_with("rebuild"))
+        || s.host.as_deref().is_some_and(|h| h != host)
+    {
         return Some(true);
     }
-    let f = MigrationFilter { instance_uuid: Some(id.to_string()), ..MigrationFilter::evacuations_from(host) };
+    let f = MigrationFilter {
+        instance_uuid: Some(id.to_string()),
+        ..MigrationFilter::evacuations_from(host)
+    };
     let m = nova.migrations(&f).ok()?;
     Some(latest(&m, id, since).is_some_and(|m| ACTIVE_MIGRATION.contains(&m.status.as_str())))
 }
@@ -467,11 +628,23 @@ fn already_requested(nova: &Nova, host: &str, id: &str, since: Option<u64>) -> O
 fn retry_or_fail(it: &mut Item, cfg: &RunConfig, reason: &str, observe: &(dyn Fn(&Event) + Sync)) {
     if it.attempts < cfg.max_attempts {
         let after = cfg.retry_backoff * 2u32.saturating_pow(it.attempts.saturating_sub(1));
-        observe(&Event::Retrying { id: &it.id, name: &it.name, attempt: it.attempts + 1, after, reason });
-        it.state = State::Pending { not_before: Instant::now() + after };
+        observe(&Event::Retrying {
+            id: &it.id,
+            name: &it.name,
+            attempt: it.attempts + 1,
+            after,
+            reason,
+        });
+        it.state = State::Pending {
+            not_before: Instant::now() + after,
+        };
     } else {
         let r = format!("{reason} (after {} attempts)", it.attempts);
-        observe(&Event::Failed { id: &it.id, name: &it.name, reason: &r });
+        observe(&Event::Failed {
+            id: &it.id,
+            name: &it.name,
+            reason: &r,
+        });
         it.state = State::Done;
         it.outcome = Some(Outcome::Failed { reason: r });
     }
@@ -479,16 +652,31 @@ fn retry_or_fail(it: &mut Item, cfg: &RunConfig, reason: &str, observe: &(dyn Fn
 
 /// The latest migration of a followed instance, if it has ended.
 fn ended(it: &Item, migs: &[Migration]) -> Option<Migration> {
-    let State::Requested { since_epoch, .. } = it.state else { return None };
-    latest(migs, &it.id, Some(since_epoch)).filter(|m| FAILED_MIGRATION.contains(&m.status.as_str()) || matches!(m.status.as_str(), "done" | "completed"))
+    let State::Requested { since_epoch, .. } = it.state else {
+        return None;
+    };
+    latest(migs, &it.id, Some(since_epoch)).filter(|m| {
+        FAILED_MIGRATION.contains(&m.status.as_str())
+            || matches!(m.status.as_str(), "done" | "completed")
+    })
 }
 
 type Servers = std::collections::HashMap<String, crate::Result<crate::openstack::Server>>;
 
 /// Read, with up to `threads` requests at once, the servers that `follow`
 /// is about to look at (those whose evacuation migration ended).
-fn read_ended(nova: &Nova, items: &[Item], migs: &[Migration], threads: usize, cfg: &RunConfig) -> Servers {
-    let ids: Vec<&str> = items.iter().filter(|it| ended(it, migs).is_some()).map(|it| it.id.as_str()).collect();
+fn read_ended(
+    nova: &Nova,
+    items: &[Item],
+    migs: &[Migration],
+    threads: usize,
+    cfg: &RunConfig,
+) -> Servers {
+    let ids: Vec<&str> = items
+        .iter()
+        .filter(|it| ended(it, migs).is_some())
+        .map(|it| it.id.as_str())
+        .collect();
     let out = Mutex::new(Servers::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -500,7 +688,9 @@ fn read_ended(nova: &Nova, items: &[Item], migs: &[Migration], threads: usize, c
                     let _p = permit(cfg);
                     nova.get_server(id)
                 };
-                out.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), r);
+                out.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.to_string(), r);
             });
         }
     });
@@ -510,18 +700,44 @@ fn read_ended(nova: &Nova, items: &[Item], migs: &[Migration], threads: usize, c
 /// One instance's progress, from the host's migration records; the server
 /// itself is read only when its migration says it is over (`servers`: read
 /// already, see `read_ended`).
-fn follow(nova: &Nova, host: &str, it: &mut Item, migs: &[Migration], servers: &mut Servers, cfg: &RunConfig, observe: &(dyn Fn(&Event) + Sync)) {
-    let State::Requested { since, since_epoch, start_sent } = it.state.clone() else { return };
+fn follow(
+    nova: &Nova,
+    host: &str,
+    it: &mut Item,
+    migs: &[Migration],
+    servers: &mut Servers,
+    cfg: &RunConfig,
+    observe: &(dyn Fn(&Event) + Sync),
+) {
+    let State::Requested {
+        since,
+        since_epoch,
+        start_sent,
+    } = it.state.clone()
+    else {
+        return;
+    };
     let mut get_server = |id: &str| servers.remove(id).unwrap_or_else(|| nova.get_server(id));
     let mig = latest(migs, &it.id, Some(since_epoch));
     let status = mig.as_ref().map(|m| m.status.as_str()).unwrap_or("");
     if FAILED_MIGRATION.contains(&status) {
-        let where_ = get_server(&it.id).map(|s| (s.host, s.status)).unwrap_or((None, "?".into()));
-        let reason = format!("evacuation migration {} (server {} on {})", status, where_.1, where_.0.as_deref().unwrap_or("?"));
+        let where_ = get_server(&it.id)
+            .map(|s| (s.host, s.status))
+            .unwrap_or((None, "?".into()));
+        let reason = format!(
+            "evacuation migration {} (server {} on {})",
+            status,
+            where_.1,
+            where_.0.as_deref().unwrap_or("?")
+        );
         if where_.0.as_deref().is_some_and(|h| h != host) {
             // It landed somewhere and broke there: another evacuate would
             // be refused (that host is up). Report, do not loop.
-            observe(&Event::Failed { id: &it.id, name: &it.name, reason: &reason });
+            observe(&Event::Failed {
+                id: &it.id,
+                name: &it.name,
+                reason: &reason,
+            });
             it.state = State::Done;
             it.status_after = Some(where_.1);
             it.outcome = Some(Outcome::Failed { reason });
@@ -540,7 +756,13 @@ fn follow(nova: &Nova, host: &str, it: &mut Item, migs: &[Migration], servers: &
                     if s.status == it.expect.status() {
                         // From the first request (or from when this run found it running).
                         let seconds = it.first_request.unwrap_or(since).elapsed().as_secs_f64();
-                        observe(&Event::Arrived { id: &it.id, name: &it.name, to: &to, status: &s.status, seconds });
+                        observe(&Event::Arrived {
+                            id: &it.id,
+                            name: &it.name,
+                            to: &to,
+                            status: &s.status,
+                            seconds,
+                        });
                         it.state = State::Done;
                         it.status_after = Some(s.status.clone());
                         it.outcome = Some(Outcome::Evacuated { to, seconds });
@@ -550,14 +772,28 @@ fn follow(nova: &Nova, host: &str, it: &mut Item, migs: &[Migration], servers: &
                         // From microversion 2.95 Nova delivers it stopped.
                         if !start_sent {
                             match nova.start_server(&it.id) {
-                                Ok(()) => observe(&Event::Started { id: &it.id, name: &it.name, host: &to }),
-                                Err(e) => crate::warn!("{}: start after evacuation failed: {e}", it.id),
+                                Ok(()) => observe(&Event::Started {
+                                    id: &it.id,
+                                    name: &it.name,
+                                    host: &to,
+                                }),
+                                Err(e) => {
+                                    crate::warn!("{}: start after evacuation failed: {e}", it.id)
+                                }
                             }
-                            it.state = State::Requested { since, since_epoch, start_sent: true };
+                            it.state = State::Requested {
+                                since,
+                                since_epoch,
+                                start_sent: true,
+                            };
                         }
                     } else if s.status == "ERROR" {
                         let reason = format!("ERROR on {to} after evacuation");
-                        observe(&Event::Failed { id: &it.id, name: &it.name, reason: &reason });
+                        observe(&Event::Failed {
+                            id: &it.id,
+                            name: &it.name,
+                            reason: &reason,
+                        });
                         it.state = State::Done;
                         it.status_after = Some(s.status.clone());
                         it.outcome = Some(Outcome::Failed { reason });
@@ -569,7 +805,16 @@ fn follow(nova: &Nova, host: &str, it: &mut Item, migs: &[Migration], servers: &
         }
     }
     if since.elapsed() > cfg.instance_timeout {
-        retry_or_fail(it, cfg, &format!("not running elsewhere {}s after the request (migration {})", cfg.instance_timeout.as_secs(), if status.is_empty() { "missing" } else { status }), observe);
+        retry_or_fail(
+            it,
+            cfg,
+            &format!(
+                "not running elsewhere {}s after the request (migration {})",
+                cfg.instance_timeout.as_secs(),
+                if status.is_empty() { "missing" } else { status }
+            ),
+            observe,
+        );
     }
 }
 
@@ -600,7 +845,10 @@ mod tests {
         ];
         assert_eq!(latest(&m, "a", None).unwrap().id, "2");
         let since = parse_datetime("2026-11-21T09:00:00Z");
-        assert!(latest(&m, "b", since).is_none(), "an old record is not this failure's");
+        assert!(
+            latest(&m, "b", since).is_none(),
+            "an old record is not this failure's"
+        );
         assert!(latest(&m, "b", None).is_some());
     }
 

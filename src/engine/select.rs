@@ -35,7 +35,11 @@ impl Filtering {
             "all" => Filtering::All,
             "tagged" => Filtering::Tagged,
             "none" => Filtering::None,
-            other => return Err(Error::usage(format!("invalid evacuate_policy '{other}': expected auto, all, tagged or none"))),
+            other => {
+                return Err(Error::usage(format!(
+                    "invalid evacuate_policy '{other}': expected auto, all, tagged or none"
+                )))
+            }
         })
     }
     pub fn name(self) -> &'static str {
@@ -63,7 +67,11 @@ impl ErrorInstances {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "skip" | "" => ErrorInstances::Skip,
             "evacuate" => ErrorInstances::Evacuate,
-            other => return Err(Error::usage(format!("invalid error_instances '{other}': expected skip or evacuate"))),
+            other => {
+                return Err(Error::usage(format!(
+                    "invalid error_instances '{other}': expected skip or evacuate"
+                )))
+            }
         })
     }
 }
@@ -76,7 +84,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { filtering: Filtering::Auto, error_instances: ErrorInstances::Skip }
+        Policy {
+            filtering: Filtering::Auto,
+            error_instances: ErrorInstances::Skip,
+        }
     }
 }
 
@@ -118,31 +129,63 @@ impl Expect {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Evacuate { expect: Expect, priority: i64, why: String },
+    Evacuate {
+        expect: Expect,
+        priority: i64,
+        why: String,
+    },
     /// An evacuation of it is already running (task_state rebuilding):
     /// follow it, never send a second request.
-    InFlight { expect: Expect, priority: i64 },
-    Skip { reason: String },
+    InFlight {
+        expect: Expect,
+        priority: i64,
+    },
+    Skip {
+        reason: String,
+    },
 }
 
 fn priority(server: &Server) -> i64 {
     let parse = |v: &String| v.trim().parse::<i64>().ok();
-    server.metadata.get(PRIORITY_KEY).and_then(parse).or_else(|| server.flavor.extra_specs.get(PRIORITY_KEY).and_then(parse)).unwrap_or(0)
+    server
+        .metadata
+        .get(PRIORITY_KEY)
+        .and_then(parse)
+        .or_else(|| server.flavor.extra_specs.get(PRIORITY_KEY).and_then(parse))
+        .unwrap_or(0)
 }
 
 fn flavor_tagged(server: &Server, tagged: &Tagged) -> bool {
-    server.flavor.extra_specs.get(EVACUABLE).is_some_and(|v| is_true(v))
-        || server.flavor.id.as_ref().is_some_and(|id| tagged.flavors.contains(id))
-        || server.flavor.original_name.as_ref().is_some_and(|n| tagged.flavors.contains(n))
+    server
+        .flavor
+        .extra_specs
+        .get(EVACUABLE)
+        .is_some_and(|v| is_true(v))
+        || server
+            .flavor
+            .id
+            .as_ref()
+            .is_some_and(|id| tagged.flavors.contains(id))
+        || server
+            .flavor
+            .original_name
+            .as_ref()
+            .is_some_and(|n| tagged.flavors.contains(n))
 }
 
 fn image_tagged(server: &Server, tagged: &Tagged) -> bool {
-    server.image_id.as_ref().is_some_and(|id| tagged.images.contains(id))
+    server
+        .image_id
+        .as_ref()
+        .is_some_and(|id| tagged.images.contains(id))
 }
 
 /// Decide for one server of the failed host.
 pub fn decide(server: &Server, policy: &Policy, tagged: &Tagged) -> Decision {
-    let vm_state = server.vm_state.clone().unwrap_or_else(|| server.status.to_ascii_lowercase());
+    let vm_state = server
+        .vm_state
+        .clone()
+        .unwrap_or_else(|| server.status.to_ascii_lowercase());
     let task = server.task_state.clone().unwrap_or_default();
     let prio = priority(server);
 
@@ -150,28 +193,73 @@ pub fn decide(server: &Server, policy: &Policy, tagged: &Tagged) -> Decision {
     //    it should arrive as.
     let expect = match vm_state.as_str() {
         _ if task.starts_with("rebuild") => {
-            let expect = if server.status == "SHUTOFF" { Expect::Shutoff } else { Expect::Active };
-            return Decision::InFlight { expect, priority: prio };
+            let expect = if server.status == "SHUTOFF" {
+                Expect::Shutoff
+            } else {
+                Expect::Active
+            };
+            return Decision::InFlight {
+                expect,
+                priority: prio,
+            };
         }
         "active" => Expect::Active,
         "stopped" => Expect::Shutoff,
         "error" => match policy.error_instances {
-            ErrorInstances::Skip => return Decision::Skip { reason: "in ERROR state (error_instances=skip)".into() },
+            ErrorInstances::Skip => {
+                return Decision::Skip {
+                    reason: "in ERROR state (error_instances=skip)".into(),
+                }
+            }
             ErrorInstances::Evacuate => Expect::Active,
         },
-        "shelved" | "shelved_offloaded" => return Decision::Skip { reason: format!("{vm_state}: unshelve it instead") },
-        "building" => return Decision::Skip { reason: "still building".into() },
-        "deleted" | "soft-delete" | "soft_deleted" => return Decision::Skip { reason: format!("{vm_state}") },
-        other => return Decision::Skip { reason: format!("vm_state {other}: Nova evacuates only active, stopped and error instances") },
+        "shelved" | "shelved_offloaded" => {
+            return Decision::Skip {
+                reason: format!("{vm_state}: unshelve it instead"),
+            }
+        }
+        "building" => {
+            return Decision::Skip {
+                reason: "still building".into(),
+            }
+        }
+        "deleted" | "soft-delete" | "soft_deleted" => {
+            return Decision::Skip {
+                reason: format!("{vm_state}"),
+            }
+        }
+        other => {
+            return Decision::Skip {
+                reason: format!(
+                    "vm_state {other}: Nova evacuates only active, stopped and error instances"
+                ),
+            }
+        }
     };
     if !task.is_empty() {
-        return Decision::Skip { reason: format!("task {task} in progress") };
+        return Decision::Skip {
+            reason: format!("task {task} in progress"),
+        };
     }
 
     // 2. Per-server opt-in/opt-out wins over every policy.
-    match server.metadata.get(OPT_KEY).map(|v| v.trim().to_ascii_lowercase()) {
-        Some(v) if v == "false" || v == "no" => return Decision::Skip { reason: format!("opted out ({OPT_KEY}={v})") },
-        Some(v) if v == "true" || v == "yes" => return Decision::Evacuate { expect, priority: prio, why: format!("opted in ({OPT_KEY}={v})") },
+    match server
+        .metadata
+        .get(OPT_KEY)
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        Some(v) if v == "false" || v == "no" => {
+            return Decision::Skip {
+                reason: format!("opted out ({OPT_KEY}={v})"),
+            }
+        }
+        Some(v) if v == "true" || v == "yes" => {
+            return Decision::Evacuate {
+                expect,
+                priority: prio,
+                why: format!("opted in ({OPT_KEY}={v})"),
+            }
+        }
         _ => {}
     }
 
@@ -184,11 +272,27 @@ pub fn decide(server: &Server, policy: &Policy, tagged: &Tagged) -> Decision {
         None
     };
     match (policy.filtering, tagged_here) {
-        (Filtering::None, _) => Decision::Skip { reason: "instance filtering selects nothing (policy none)".into() },
-        (Filtering::All, _) => Decision::Evacuate { expect, priority: prio, why: "policy all".into() },
-        (Filtering::Tagged | Filtering::Auto, Some(why)) => Decision::Evacuate { expect, priority: prio, why: why.into() },
-        (Filtering::Auto, None) if !tagged.any() => Decision::Evacuate { expect, priority: prio, why: "nothing in the cloud is tagged evacuable: all".into() },
-        (Filtering::Auto | Filtering::Tagged, None) => Decision::Skip { reason: "neither its flavor nor its image is tagged evacuable".into() },
+        (Filtering::None, _) => Decision::Skip {
+            reason: "instance filtering selects nothing (policy none)".into(),
+        },
+        (Filtering::All, _) => Decision::Evacuate {
+            expect,
+            priority: prio,
+            why: "policy all".into(),
+        },
+        (Filtering::Tagged | Filtering::Auto, Some(why)) => Decision::Evacuate {
+            expect,
+            priority: prio,
+            why: why.into(),
+        },
+        (Filtering::Auto, None) if !tagged.any() => Decision::Evacuate {
+            expect,
+            priority: prio,
+            why: "nothing in the cloud is tagged evacuable: all".into(),
+        },
+        (Filtering::Auto | Filtering::Tagged, None) => Decision::Skip {
+            reason: "neither its flavor nor its image is tagged evacuable".into(),
+        },
     }
 }
 
@@ -211,7 +315,11 @@ mod tests {
             vm_state: Some(vm_state.into()),
             task_state: None,
             power_state: None,
-            flavor: Flavor { id: Some("f1".into()), original_name: Some("small".into()), extra_specs: BTreeMap::new() },
+            flavor: Flavor {
+                id: Some("f1".into()),
+                original_name: Some("small".into()),
+                extra_specs: BTreeMap::new(),
+            },
             image_id: Some("img1".into()),
             metadata: BTreeMap::new(),
             tenant_id: "t".into(),
@@ -227,12 +335,20 @@ mod tests {
     fn reference_rules() {
         let p = Policy::default();
         let none = Tagged::default();
-        assert!(evacuated(&decide(&server("active"), &p, &none)), "nothing tagged: all");
+        assert!(
+            evacuated(&decide(&server("active"), &p, &none)),
+            "nothing tagged: all"
+        );
         let mut t = Tagged::default();
         t.images.insert("other".into());
-        assert!(!evacuated(&decide(&server("active"), &p, &t)), "something else tagged");
+        assert!(
+            !evacuated(&decide(&server("active"), &p, &t)),
+            "something else tagged"
+        );
         let mut s = server("active");
-        s.flavor.extra_specs.insert("evacuable".into(), "True".into());
+        s.flavor
+            .extra_specs
+            .insert("evacuable".into(), "True".into());
         assert!(evacuated(&decide(&s, &p, &t)), "flavor tagged");
         let mut s = server("active");
         s.image_id = Some("other".into());
@@ -243,12 +359,37 @@ mod tests {
     fn states_and_power() {
         let p = Policy::default();
         let t = Tagged::default();
-        assert_eq!(decide(&server("stopped"), &p, &t), Decision::Evacuate { expect: Expect::Shutoff, priority: 0, why: "nothing in the cloud is tagged evacuable: all".into() });
-        assert!(matches!(decide(&server("error"), &p, &t), Decision::Skip { .. }));
-        let pe = Policy { error_instances: ErrorInstances::Evacuate, ..Policy::default() };
-        assert!(matches!(decide(&server("error"), &pe, &t), Decision::Evacuate { expect: Expect::Active, .. }));
-        assert!(matches!(decide(&server("paused"), &p, &t), Decision::Skip { .. }));
-        assert!(matches!(decide(&server("shelved"), &p, &t), Decision::Skip { .. }));
+        assert_eq!(
+            decide(&server("stopped"), &p, &t),
+            Decision::Evacuate {
+                expect: Expect::Shutoff,
+                priority: 0,
+                why: "nothing in the cloud is tagged evacuable: all".into()
+            }
+        );
+        assert!(matches!(
+            decide(&server("error"), &p, &t),
+            Decision::Skip { .. }
+        ));
+        let pe = Policy {
+            error_instances: ErrorInstances::Evacuate,
+            ..Policy::default()
+        };
+        assert!(matches!(
+            decide(&server("error"), &pe, &t),
+            Decision::Evacuate {
+                expect: Expect::Active,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decide(&server("paused"), &p, &t),
+            Decision::Skip { .. }
+        ));
+        assert!(matches!(
+            decide(&server("shelved"), &p, &t),
+            Decision::Skip { .. }
+        ));
         let mut s = server("active");
         s.task_state = Some("rebuilding".into());
         assert!(matches!(decide(&s, &p, &t), Decision::InFlight { .. }));
@@ -263,20 +404,54 @@ mod tests {
         let mut s = server("active");
         s.metadata.insert(OPT_KEY.into(), "true".into());
         assert!(evacuated(&decide(&s, &Policy::default(), &t)));
-        assert!(evacuated(&decide(&s, &Policy { filtering: Filtering::None, ..Policy::default() }, &t)));
+        assert!(evacuated(&decide(
+            &s,
+            &Policy {
+                filtering: Filtering::None,
+                ..Policy::default()
+            },
+            &t
+        )));
         s.metadata.insert(OPT_KEY.into(), "false".into());
-        assert!(!evacuated(&decide(&s, &Policy { filtering: Filtering::All, ..Policy::default() }, &t)));
+        assert!(!evacuated(&decide(
+            &s,
+            &Policy {
+                filtering: Filtering::All,
+                ..Policy::default()
+            },
+            &t
+        )));
         let s = server("active");
-        assert!(!evacuated(&decide(&s, &Policy { filtering: Filtering::Tagged, ..Policy::default() }, &Tagged::default())));
-        assert!(evacuated(&decide(&s, &Policy { filtering: Filtering::All, ..Policy::default() }, &t)));
+        assert!(!evacuated(&decide(
+            &s,
+            &Policy {
+                filtering: Filtering::Tagged,
+                ..Policy::default()
+            },
+            &Tagged::default()
+        )));
+        assert!(evacuated(&decide(
+            &s,
+            &Policy {
+                filtering: Filtering::All,
+                ..Policy::default()
+            },
+            &t
+        )));
     }
 
     #[test]
     fn priority_from_metadata_then_flavor() {
         let mut s = server("active");
         s.flavor.extra_specs.insert(PRIORITY_KEY.into(), "5".into());
-        assert!(matches!(decide(&s, &Policy::default(), &Tagged::default()), Decision::Evacuate { priority: 5, .. }));
+        assert!(matches!(
+            decide(&s, &Policy::default(), &Tagged::default()),
+            Decision::Evacuate { priority: 5, .. }
+        ));
         s.metadata.insert(PRIORITY_KEY.into(), "9".into());
-        assert!(matches!(decide(&s, &Policy::default(), &Tagged::default()), Decision::Evacuate { priority: 9, .. }));
+        assert!(matches!(
+            decide(&s, &Policy::default(), &Tagged::default()),
+            Decision::Evacuate { priority: 9, .. }
+        ));
     }
 }

@@ -19,7 +19,10 @@ pub const PLUG: Param = Param {
     metavar: Some("[id]"),
     old_name: Some("port"),
     required: true,
-    ..Param::new("plug", "Physical plug number on device, UUID or identification of machine")
+    ..Param::new(
+        "plug",
+        "Physical plug number on device, UUID or identification of machine",
+    )
 };
 pub const QUIET: Param = Param {
     short: Some('q'),
@@ -46,13 +49,26 @@ pub const DEBUG_FILE: Param = Param {
     old_name: Some("debug"),
     ..Param::new("debug_file", "Write debug information to given file")
 };
-pub const VERSION: Param = Param { short: Some('V'), long: Some("version"), kind: Kind::Bool, ..Param::new("version", "Display version information and exit") };
-pub const HELP: Param = Param { short: Some('h'), long: Some("help"), kind: Kind::Bool, ..Param::new("help", "Display help and exit") };
+pub const VERSION: Param = Param {
+    short: Some('V'),
+    long: Some("version"),
+    kind: Kind::Bool,
+    ..Param::new("version", "Display version information and exit")
+};
+pub const HELP: Param = Param {
+    short: Some('h'),
+    long: Some("help"),
+    kind: Kind::Bool,
+    ..Param::new("help", "Display help and exit")
+};
 pub const PLUG_SEPARATOR: Param = Param {
     long: Some("plug-separator"),
     metavar: Some("[char]"),
     default: Some(","),
-    ..Param::new("plug_separator", "Separator for plug parameter when specifying more than 1 plug")
+    ..Param::new(
+        "plug_separator",
+        "Separator for plug parameter when specifying more than 1 plug",
+    )
 };
 pub const SEPARATOR: Param = Param {
     short: Some('C'),
@@ -71,7 +87,10 @@ pub const DELAY: Param = Param {
 pub const DISABLE_TIMEOUT: Param = Param {
     long: Some("disable-timeout"),
     metavar: Some("[true/false]"),
-    ..Param::new("disable_timeout", "Disable timeout (true/false) (default: true when run from Pacemaker 2.0+)")
+    ..Param::new(
+        "disable_timeout",
+        "Disable timeout (true/false) (default: true when run from Pacemaker 2.0+)",
+    )
 };
 pub const LOGIN_TIMEOUT: Param = Param {
     long: Some("login-timeout"),
@@ -85,7 +104,10 @@ pub const POWER_TIMEOUT: Param = Param {
     metavar: Some("[seconds]"),
     kind: Kind::Seconds,
     default: Some("20"),
-    ..Param::new("power_timeout", "Test X seconds for status change after ON/OFF")
+    ..Param::new(
+        "power_timeout",
+        "Test X seconds for status change after ON/OFF",
+    )
 };
 pub const POWER_WAIT: Param = Param {
     long: Some("power-wait"),
@@ -106,7 +128,10 @@ pub const STONITH_STATUS_SLEEP: Param = Param {
     metavar: Some("[seconds]"),
     kind: Kind::Seconds,
     default: Some("1"),
-    ..Param::new("stonith_status_sleep", "Sleep X seconds between status calls during a STONITH action")
+    ..Param::new(
+        "stonith_status_sleep",
+        "Sleep X seconds between status calls during a STONITH action",
+    )
 };
 pub const RETRY_ON: Param = Param {
     long: Some("retry-on"),
@@ -137,5 +162,8 @@ pub const RECORD_ONLY: Param = Param {
     long: Some("record-only"),
     metavar: Some("[value]"),
     default: Some("False"),
-    ..Param::new("record_only", "Only record the target as needing evacuation")
+    ..Param::new(
+        "record_only",
+        "Only record the target as needing evacuation",
+    )
 };

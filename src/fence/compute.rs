@@ -116,9 +116,24 @@ fn target(req: &Request) -> Result<Target> {
     let nova = connect(req)?;
     let services = nova.compute_services(None)?;
     let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
-    let host = hostmap::resolve(req.plug()?, &hosts, cloud_params::dns_domain(&req.values).as_deref())?;
-    let service = services.into_iter().find(|s| s.host == host).expect("resolved from this list");
-    debug!("{} is Nova host {} (service {}: {} {}, forced_down={})", req.plug()?, host, service.id, service.state, service.status, service.forced_down);
+    let host = hostmap::resolve(
+        req.plug()?,
+        &hosts,
+        cloud_params::dns_domain(&req.values).as_deref(),
+    )?;
+    let service = services
+        .into_iter()
+        .find(|s| s.host == host)
+        .expect("resolved from this list");
+    debug!(
+        "{} is Nova host {} (service {}: {} {}, forced_down={})",
+        req.plug()?,
+        host,
+        service.id,
+        service.state,
+        service.status,
+        service.forced_down
+    );
     Ok(Target { nova, service })
 }
 
@@ -144,21 +159,42 @@ pub fn compute_state(s: &Service) -> ComputeState {
 
 /// Evacuation migrations from `host` that Nova has not finished.
 fn running_evacuations(nova: &Nova, host: &str) -> Result<Vec<Migration>> {
-    let f = MigrationFilter { source_compute: Some(host.to_string()), migration_type: Some("evacuation".into()), ..Default::default() };
-    Ok(nova.migrations(&f)?.into_iter().filter(|m| matches!(m.status.as_str(), "accepted" | "pre-migrating" | "migrating" | "preparing" | "queued")).collect())
+    let f = MigrationFilter {
+        source_compute: Some(host.to_string()),
+        migration_type: Some("evacuation".into()),
+        ..Default::default()
+    };
+    Ok(nova
+        .migrations(&f)?
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m.status.as_str(),
+                "accepted" | "pre-migrating" | "migrating" | "preparing" | "queued"
+            )
+        })
+        .collect())
 }
 
 /// Why the host's evacuation is not over yet, or `None` when it is.
 pub fn evacuation_open(nova: &Nova, service: &Service) -> Result<Option<String>> {
     if let Some(m) = Marker::parse(service.disabled_reason.as_deref()) {
         if m.phase.evacuation_open() {
-            return Ok(Some(format!("Nova records the evacuation as {} (by {})", m.phase.name(), m.by)));
+            return Ok(Some(format!(
+                "Nova records the evacuation as {} (by {})",
+                m.phase.name(),
+                m.by
+            )));
         }
     }
     match attrd::query(&service.host, attrd::EVACUATE) {
         Ok(Some(v)) => match attrd::parse_mark(&v) {
             attrd::Mark::Yes => return Ok(Some("attrd evacuate=yes".into())),
-            attrd::Mark::InProgress { by, .. } => return Ok(Some(format!("attrd shows an evacuation by {by} in progress"))),
+            attrd::Mark::InProgress { by, .. } => {
+                return Ok(Some(format!(
+                    "attrd shows an evacuation by {by} in progress"
+                )))
+            }
             _ => {}
         },
         Ok(None) => {}
@@ -167,7 +203,11 @@ pub fn evacuation_open(nova: &Nova, service: &Service) -> Result<Option<String>>
     }
     let running = running_evacuations(nova, &service.host)?;
     if !running.is_empty() {
-        return Ok(Some(format!("{} evacuation migration(s) from {} still running", running.len(), service.host)));
+        return Ok(Some(format!(
+            "{} evacuation migration(s) from {} still running",
+            running.len(),
+            service.host
+        )));
     }
     Ok(None)
 }
@@ -180,11 +220,25 @@ pub fn evacuation_open(nova: &Nova, service: &Service) -> Result<Option<String>>
 pub fn bring_back(nova: &Nova, service: &Service, by: &str) -> Result<bool> {
     let host = &service.host;
     if service.forced_down {
-        match nova.update_service(service, &ServiceUpdate { forced_down: Some(false), ..Default::default() }) {
+        match nova.update_service(
+            service,
+            &ServiceUpdate {
+                forced_down: Some(false),
+                ..Default::default()
+            },
+        ) {
             Ok(_) => info!("{host}: forced_down=false accepted"),
             Err(e) if e.http_status() == Some(400) => {
-                let marker = Marker::new(Phase::Recovering, by).with_note("waiting for nova-compute to clean up evacuated instances");
-                if let Err(e2) = nova.update_service(service, &ServiceUpdate { enabled: Some(false), disabled_reason: Some(marker.render()), ..Default::default() }) {
+                let marker = Marker::new(Phase::Recovering, by)
+                    .with_note("waiting for nova-compute to clean up evacuated instances");
+                if let Err(e2) = nova.update_service(
+                    service,
+                    &ServiceUpdate {
+                        enabled: Some(false),
+                        disabled_reason: Some(marker.render()),
+                        ..Default::default()
+                    },
+                ) {
                     warn!("{host}: could not record the recovering state: {e2}");
                 }
                 warn!(
@@ -195,13 +249,24 @@ pub fn bring_back(nova: &Nova, service: &Service, by: &str) -> Result<bool> {
             Err(e) => return Err(e),
         }
     }
-    let ours = service.disabled_reason.as_deref().map_or(true, |r| r.trim().is_empty() || Marker::parse(Some(r)).is_some());
+    let ours = service.disabled_reason.as_deref().map_or(true, |r| {
+        r.trim().is_empty() || Marker::parse(Some(r)).is_some()
+    });
     if service.status != "enabled" {
         if ours {
-            nova.update_service(service, &ServiceUpdate { enabled: Some(true), ..Default::default() })?;
+            nova.update_service(
+                service,
+                &ServiceUpdate {
+                    enabled: Some(true),
+                    ..Default::default()
+                },
+            )?;
             info!("{host}: nova-compute service enabled");
         } else {
-            warn!("{host}: left disabled: its disabled_reason is not ours ({})", service.disabled_reason.as_deref().unwrap_or(""));
+            warn!(
+                "{host}: left disabled: its disabled_reason is not ours ({})",
+                service.disabled_reason.as_deref().unwrap_or("")
+            );
         }
     }
     Ok(true)
@@ -231,42 +296,77 @@ impl FenceAgent for FenceCompute {
     fn status(&self, req: &Request) -> Result<Power> {
         let t = target(req)?;
         let st = compute_state(&t.service);
-        info!("status of {}: {:?} (state {}, status {}, forced_down {})", t.service.host, st, t.service.state, t.service.status, t.service.forced_down);
-        Ok(if st == ComputeState::Off { Power::Off } else { Power::On })
+        info!(
+            "status of {}: {:?} (state {}, status {}, forced_down {})",
+            t.service.host, st, t.service.state, t.service.status, t.service.forced_down
+        );
+        Ok(if st == ComputeState::Off {
+            Power::Off
+        } else {
+            Power::On
+        })
     }
 
     fn off(&self, req: &Request) -> Result<()> {
-        if matches!(req.get("record_only"), Some("2") | Some("Disabled") | Some("disabled")) {
-            info!("record_only={}: nothing to do", req.get("record_only").unwrap_or(""));
+        if matches!(
+            req.get("record_only"),
+            Some("2") | Some("Disabled") | Some("disabled")
+        ) {
+            info!(
+                "record_only={}: nothing to do",
+                req.get("record_only").unwrap_or("")
+            );
             return Ok(());
         }
         let t = target(req)?;
         let host = t.service.host.clone();
         let nova = &t.nova;
         if !t.service.forced_down {
-            nova.update_service(&t.service, &ServiceUpdate { forced_down: Some(true), ..Default::default() })?;
+            nova.update_service(
+                &t.service,
+                &ServiceUpdate {
+                    forced_down: Some(true),
+                    ..Default::default()
+                },
+            )?;
             info!("{host}: nova-compute forced down");
         }
         // Keep an evacuation that is already under way in its phase; any
         // other state (new failure, or a host that died again) is pending.
         let current = Marker::parse(t.service.disabled_reason.as_deref());
-        let keep = current.as_ref().is_some_and(|m| matches!(m.phase, Phase::Pending | Phase::Evacuating));
+        let keep = current
+            .as_ref()
+            .is_some_and(|m| matches!(m.phase, Phase::Pending | Phase::Evacuating));
         if !keep || t.service.status != "disabled" {
             let reason = match current.filter(|_| keep) {
                 Some(m) => m.render(),
                 None => Marker::new(Phase::Pending, BY).render(),
             };
-            nova.update_service(&t.service, &ServiceUpdate { enabled: Some(false), disabled_reason: Some(reason), ..Default::default() })?;
+            nova.update_service(
+                &t.service,
+                &ServiceUpdate {
+                    enabled: Some(false),
+                    disabled_reason: Some(reason),
+                    ..Default::default()
+                },
+            )?;
             info!("{host}: nova-compute disabled, evacuation pending");
         }
         attrd::set(&host, attrd::EVACUATE, "yes")?;
         info!("{host}: attrd evacuate=yes");
         // Report success only for what Nova really shows.
-        let after = nova.compute_services(Some(&host))?.into_iter().find(|s| s.host == host).ok_or_else(|| Error::NotFound(format!("{host}: service vanished")))?;
+        let after = nova
+            .compute_services(Some(&host))?
+            .into_iter()
+            .find(|s| s.host == host)
+            .ok_or_else(|| Error::NotFound(format!("{host}: service vanished")))?;
         if !after.forced_down || after.status != "disabled" {
             return Err(Error::BadResponse {
                 service: "compute".into(),
-                message: format!("{host}: Nova accepted the update but shows forced_down={} status={}", after.forced_down, after.status),
+                message: format!(
+                    "{host}: Nova accepted the update but shows forced_down={} status={}",
+                    after.forced_down, after.status
+                ),
             });
         }
         info!("{host}: fenced in Nova (forced down, disabled, evacuation pending)");
@@ -276,7 +376,10 @@ impl FenceAgent for FenceCompute {
     fn on(&self, req: &Request) -> Result<()> {
         let t = target(req)?;
         let host = t.service.host.clone();
-        let wait = req.values.duration("evacuation_wait")?.unwrap_or(Duration::from_secs(40));
+        let wait = req
+            .values
+            .duration("evacuation_wait")?
+            .unwrap_or(Duration::from_secs(40));
         let deadline = Instant::now() + wait;
         let mut service = t.service.clone();
         loop {
@@ -327,12 +430,22 @@ pub fn plug_list(nova: &Nova, req: &Request) -> Result<Vec<(String, String, Opti
         services
             .iter()
             .find(|s| s.host == plug || hostmap::short(&s.host) == plug)
-            .map(|s| if compute_state(s) == ComputeState::Off { Power::Off } else { Power::On })
+            .map(|s| {
+                if compute_state(s) == ComputeState::Off {
+                    Power::Off
+                } else {
+                    Power::On
+                }
+            })
     };
     Ok(hostmap::plugs(&hosts)
         .into_iter()
         .map(|p| {
-            let st = if req.action == Action::ListStatus { status_of(&p) } else { None };
+            let st = if req.action == Action::ListStatus {
+                status_of(&p)
+            } else {
+                None
+            };
             (p, String::new(), st)
         })
         .collect())

@@ -92,8 +92,15 @@ fn connect(req: &Request) -> Result<(Nova, Glance)> {
 fn resolve(nova: &Nova, req: &Request) -> Result<crate::openstack::Service> {
     let services = nova.compute_services(None)?;
     let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
-    let host = hostmap::resolve(req.plug()?, &hosts, cloud_params::dns_domain(&req.values).as_deref())?;
-    Ok(services.into_iter().find(|s| s.host == host).expect("resolved from this list"))
+    let host = hostmap::resolve(
+        req.plug()?,
+        &hosts,
+        cloud_params::dns_domain(&req.values).as_deref(),
+    )?;
+    Ok(services
+        .into_iter()
+        .find(|s| s.host == host)
+        .expect("resolved from this list"))
 }
 
 impl FenceAgent for FenceEvacuate {
@@ -123,7 +130,11 @@ impl FenceAgent for FenceEvacuate {
     fn status(&self, req: &Request) -> Result<Power> {
         let (nova, _) = connect(req)?;
         let s = resolve(&nova, req)?;
-        Ok(if compute_state(&s) == ComputeState::Off { Power::Off } else { Power::On })
+        Ok(if compute_state(&s) == ComputeState::Off {
+            Power::Off
+        } else {
+            Power::On
+        })
     }
     fn off(&self, req: &Request) -> Result<()> {
         let (nova, glance) = connect(req)?;
@@ -138,11 +149,21 @@ impl FenceAgent for FenceEvacuate {
         }
         let opts = host_options(&req.values)?;
         let h = svc.host.clone();
-        let report = host::evacuate(&nova, Some(&glance), &svc.host, &opts, "fence_evacuate", &|e: &Event| host::log_event(&h, e))?;
+        let report = host::evacuate(
+            &nova,
+            Some(&glance),
+            &svc.host,
+            &opts,
+            "fence_evacuate",
+            &|e: &Event| host::log_event(&h, e),
+        )?;
         if report.success() {
             Ok(())
         } else {
-            Err(Error::Command { command: "evacuation".into(), message: report.summary() })
+            Err(Error::Command {
+                command: "evacuation".into(),
+                message: report.summary(),
+            })
         }
     }
     fn on(&self, _req: &Request) -> Result<()> {

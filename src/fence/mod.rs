@@ -72,7 +72,10 @@ impl Action {
     }
     /// Actions that need a target (`plug`/`port`/`nodename`).
     pub fn needs_plug(self) -> bool {
-        matches!(self, Action::On | Action::Off | Action::Reboot | Action::Status)
+        matches!(
+            self,
+            Action::On | Action::Off | Action::Reboot | Action::Status
+        )
     }
 }
 
@@ -128,13 +131,20 @@ impl Request {
     }
     pub fn plug(&self) -> Result<&str> {
         self.plug.as_deref().ok_or_else(|| {
-            Error::usage(format!("action '{}' needs a target: give plug, port or nodename (-n)", self.action.name()))
+            Error::usage(format!(
+                "action '{}' needs a target: give plug, port or nodename (-n)",
+                self.action.name()
+            ))
         })
     }
 }
 
 /// Parse argv (when there is any) or stdin, as fencing.py does.
-pub fn parse(table: &'static [Param], args: &[String], stdin: impl FnOnce() -> String) -> Result<Request> {
+pub fn parse(
+    table: &'static [Param],
+    args: &[String],
+    stdin: impl FnOnce() -> String,
+) -> Result<Request> {
     let mut nodename = None;
     let values = if args.is_empty() {
         let text = stdin();
@@ -147,14 +157,23 @@ pub fn parse(table: &'static [Param], args: &[String], stdin: impl FnOnce() -> S
     } else {
         let (values, positional) = params::parse_argv(table, args)?;
         if let Some(p) = positional.first() {
-            return Err(Error::usage(format!("unexpected argument '{}'", params::printable(p))));
+            return Err(Error::usage(format!(
+                "unexpected argument '{}'",
+                params::printable(p)
+            )));
         }
         values
     };
     let action_name = values.get("action").unwrap_or("off").to_string();
     let action = Action::parse(&action_name)?;
     let plug = values.string("plug").or_else(|| nodename.clone());
-    Ok(Request { action, values, plug, nodename, started: Instant::now() })
+    Ok(Request {
+        action,
+        values,
+        plug,
+        nodename,
+        started: Instant::now(),
+    })
 }
 
 /// Logging for a fence agent: stderr (pacemaker-fenced records it) unless
@@ -217,11 +236,20 @@ pub fn run(agent: &dyn FenceAgent, args: &[String]) -> i32 {
     }
     match dispatch(agent, &req) {
         Ok(code) => {
-            debug!("{} {}: exit {}", req.action.name(), req.plug.as_deref().unwrap_or("-"), code);
+            debug!(
+                "{} {}: exit {}",
+                req.action.name(),
+                req.plug.as_deref().unwrap_or("-"),
+                code
+            );
             code
         }
         Err(e) => {
-            error!("{} {} failed: {e}", req.action.name(), req.plug.as_deref().unwrap_or("-"));
+            error!(
+                "{} {} failed: {e}",
+                req.action.name(),
+                req.plug.as_deref().unwrap_or("-")
+            );
             EXIT_FAIL
         }
     }
@@ -233,7 +261,11 @@ fn dispatch(agent: &dyn FenceAgent, req: &Request) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     if !agent.actions().iter().any(|(a, _)| *a == req.action) && req.action != Action::Reboot {
-        return Err(Error::usage(format!("action {} is not supported by {}", req.action.name(), agent.name())));
+        return Err(Error::usage(format!(
+            "action {} is not supported by {}",
+            req.action.name(),
+            agent.name()
+        )));
     }
     req.values.check_kinds()?;
     if req.action.needs_plug() {
@@ -246,13 +278,19 @@ fn dispatch(agent: &dyn FenceAgent, req: &Request) -> Result<i32> {
         Action::Status => {
             let p = agent.status(req)?;
             println!("Status: {}", p.name().to_uppercase());
-            Ok(if p == Power::Off { EXIT_STATUS_OFF } else { EXIT_OK })
+            Ok(if p == Power::Off {
+                EXIT_STATUS_OFF
+            } else {
+                EXIT_OK
+            })
         }
         Action::List | Action::ListStatus => {
             let sep = req.get("separator").unwrap_or(",");
             for (plug, alias, power) in agent.list(req)? {
                 match (req.action, power) {
-                    (Action::ListStatus, Some(p)) => println!("{plug}{sep}{alias}{sep}{}", p.name()),
+                    (Action::ListStatus, Some(p)) => {
+                        println!("{plug}{sep}{alias}{sep}{}", p.name())
+                    }
                     (Action::ListStatus, None) => println!("{plug}{sep}{alias}{sep}"),
                     _ => println!("{plug}{sep}{alias}"),
                 }
@@ -262,7 +300,11 @@ fn dispatch(agent: &dyn FenceAgent, req: &Request) -> Result<i32> {
         Action::Off | Action::Reboot => {
             if let Some(d) = req.values.duration("delay")? {
                 if !d.is_zero() {
-                    info!("delay: waiting {}s before fencing {}", d.as_secs_f64(), req.plug.as_deref().unwrap_or("-"));
+                    info!(
+                        "delay: waiting {}s before fencing {}",
+                        d.as_secs_f64(),
+                        req.plug.as_deref().unwrap_or("-")
+                    );
                     std::thread::sleep(d);
                 }
             }
@@ -284,12 +326,23 @@ pub fn metadata(agent: &dyn FenceAgent) -> String {
         escape(agent.name()),
         escape(agent.shortdesc())
     ));
-    x.push_str(&format!("<longdesc>{}</longdesc>\n", escape(agent.longdesc())));
-    x.push_str("<vendor-url>https://github.com/ClusterLabs/fence-agents</vendor-url>\n<parameters>\n");
+    x.push_str(&format!(
+        "<longdesc>{}</longdesc>\n",
+        escape(agent.longdesc())
+    ));
+    x.push_str(
+        "<vendor-url>https://github.com/ClusterLabs/fence-agents</vendor-url>\n<parameters>\n",
+    );
     let mut entry = |name: &str, p: &Param, extra: &str| {
         let required = if p.required { "1" } else { "0" };
-        x.push_str(&format!("\t<parameter name=\"{}\" unique=\"0\" required=\"{required}\"{extra}>\n", escape(name)));
-        x.push_str(&format!("\t\t<getopt mixed=\"{}\" />\n", escape(&p.getopt())));
+        x.push_str(&format!(
+            "\t<parameter name=\"{}\" unique=\"0\" required=\"{required}\"{extra}>\n",
+            escape(name)
+        ));
+        x.push_str(&format!(
+            "\t\t<getopt mixed=\"{}\" />\n",
+            escape(&p.getopt())
+        ));
         let ty = match p.kind {
             Kind::Bool => "boolean",
             Kind::Int => "integer",
@@ -297,10 +350,16 @@ pub fn metadata(agent: &dyn FenceAgent) -> String {
             Kind::Str | Kind::Secret => "string",
         };
         match p.default {
-            Some(d) => x.push_str(&format!("\t\t<content type=\"{ty}\" default=\"{}\"  />\n", escape(d))),
+            Some(d) => x.push_str(&format!(
+                "\t\t<content type=\"{ty}\" default=\"{}\"  />\n",
+                escape(d)
+            )),
             None => x.push_str(&format!("\t\t<content type=\"{ty}\"  />\n")),
         }
-        x.push_str(&format!("\t\t<shortdesc lang=\"en\">{}</shortdesc>\n", escape(p.shortdesc)));
+        x.push_str(&format!(
+            "\t\t<shortdesc lang=\"en\">{}</shortdesc>\n",
+            escape(p.shortdesc)
+        ));
         x.push_str("\t</parameter>\n");
     };
     for p in agent.table() {
@@ -315,7 +374,10 @@ pub fn metadata(agent: &dyn FenceAgent) -> String {
     x.push_str("</parameters>\n<actions>\n");
     for (a, automatic) in agent.actions() {
         if *automatic {
-            x.push_str(&format!("\t<action name=\"{}\" automatic=\"1\"/>\n", a.name()));
+            x.push_str(&format!(
+                "\t<action name=\"{}\" automatic=\"1\"/>\n",
+                a.name()
+            ));
         } else {
             x.push_str(&format!("\t<action name=\"{}\" />\n", a.name()));
         }

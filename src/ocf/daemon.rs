@@ -45,18 +45,38 @@ pub struct Heartbeat {
 
 impl Daemon {
     pub fn new(rsc_tmp: &Path, agent: &str, instance: &str) -> Daemon {
-        let safe: String = instance.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-        Daemon { pidfile: rsc_tmp.join(format!("{agent}-{safe}.pid")), statefile: rsc_tmp.join(format!("{agent}-{safe}.state")) }
+        let safe: String = instance
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Daemon {
+            pidfile: rsc_tmp.join(format!("{agent}-{safe}.pid")),
+            statefile: rsc_tmp.join(format!("{agent}-{safe}.state")),
+        }
     }
 
     /// The helper's PID if it runs (PID file present, process alive and
     /// still our helper).
     pub fn pid(&self) -> Option<i32> {
-        let pid: i32 = fs::read_to_string(&self.pidfile).ok()?.trim().parse().ok()?;
+        let pid: i32 = fs::read_to_string(&self.pidfile)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let is_ours = cmdline.split(|b| *b == 0).any(|a| a == DAEMON_ARG.as_bytes());
+        let is_ours = cmdline
+            .split(|b| *b == 0)
+            .any(|a| a == DAEMON_ARG.as_bytes());
         let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
         (is_ours && !zombie).then_some(pid)
     }
 
@@ -78,13 +98,18 @@ impl Daemon {
             return Ok(pid);
         }
         if let Some(dir) = self.pidfile.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
         let _ = fs::remove_file(&self.statefile);
-        let exe = fs::read_link("/proc/self/exe").map_err(|e| Error::io("finding our own executable", e))?;
+        let exe = fs::read_link("/proc/self/exe")
+            .map_err(|e| Error::io("finding our own executable", e))?;
         let launched = crate::time::now_f64();
         let mut cmd = Command::new(&exe);
-        cmd.arg(DAEMON_ARG).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg(DAEMON_ARG)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         // SAFETY: setsid is async-signal-safe; nothing else runs in the child.
         unsafe {
             cmd.pre_exec(|| {
@@ -92,14 +117,17 @@ impl Daemon {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| Error::io(format!("starting {}", exe.display()), e))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::io(format!("starting {}", exe.display()), e))?;
         let pid = child.id() as i32;
         // Reap it if it dies while we wait, so it does not linger as a zombie.
         std::thread::spawn(move || {
             let mut child = child;
             let _ = child.wait();
         });
-        fs::write(&self.pidfile, format!("{pid}\n")).map_err(|e| Error::io(format!("writing {}", self.pidfile.display()), e))?;
+        fs::write(&self.pidfile, format!("{pid}\n"))
+            .map_err(|e| Error::io(format!("writing {}", self.pidfile.display()), e))?;
         let deadline = Instant::now() + ready;
         loop {
             if let Some(hb) = self.heartbeat() {
@@ -107,13 +135,24 @@ impl Daemon {
                     return Ok(pid);
                 }
             }
-            let alive = fs::read_to_string(format!("/proc/{pid}/status")).map(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains('Z'))).unwrap_or(false);
+            let alive = fs::read_to_string(format!("/proc/{pid}/status"))
+                .map(|s| {
+                    !s.lines()
+                        .any(|l| l.starts_with("State:") && l.contains('Z'))
+                })
+                .unwrap_or(false);
             if !alive {
                 let _ = fs::remove_file(&self.pidfile);
-                return Err(Error::Command { command: "helper".into(), message: "exited during start-up (see the log)".into() });
+                return Err(Error::Command {
+                    command: "helper".into(),
+                    message: "exited during start-up (see the log)".into(),
+                });
             }
             if Instant::now() >= deadline {
-                return Err(Error::Timeout(format!("helper (pid {pid}) gave no heartbeat within {}s", ready.as_secs())));
+                return Err(Error::Timeout(format!(
+                    "helper (pid {pid}) gave no heartbeat within {}s",
+                    ready.as_secs()
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -130,7 +169,10 @@ impl Daemon {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if self.pid().is_some() {
-                crate::warn!("helper {pid} ignored SIGTERM for {}s: SIGKILL", grace.as_secs());
+                crate::warn!(
+                    "helper {pid} ignored SIGTERM for {}s: SIGKILL",
+                    grace.as_secs()
+                );
                 let _ = kill(p, Signal::SIGKILL);
                 let t = Instant::now();
                 while self.pid().is_some() && t.elapsed() < Duration::from_secs(5) {
@@ -138,7 +180,10 @@ impl Daemon {
                 }
             }
             if self.pid().is_some() {
-                return Err(Error::Command { command: "stop".into(), message: format!("helper {pid} survived SIGKILL") });
+                return Err(Error::Command {
+                    command: "stop".into(),
+                    message: format!("helper {pid} survived SIGKILL"),
+                });
             }
         }
         let _ = fs::remove_file(&self.pidfile);

@@ -79,13 +79,22 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok() -> Outcome {
-        Outcome { code: SUCCESS, reason: None }
+        Outcome {
+            code: SUCCESS,
+            reason: None,
+        }
     }
     pub fn not_running() -> Outcome {
-        Outcome { code: NOT_RUNNING, reason: None }
+        Outcome {
+            code: NOT_RUNNING,
+            reason: None,
+        }
     }
     pub fn fail(code: i32, reason: impl Into<String>) -> Outcome {
-        Outcome { code, reason: Some(reason.into()) }
+        Outcome {
+            code,
+            reason: Some(reason.into()),
+        }
     }
 }
 
@@ -130,14 +139,21 @@ impl Context {
         self.values.get(name)
     }
     pub fn env(&self, key: &str) -> Option<&str> {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     /// The cluster node this runs on (`OCF_RESKEY_CRM_meta_on_node`, else
     /// the hostname).
     pub fn local_node(&self) -> String {
         self.env("OCF_RESKEY_CRM_meta_on_node")
             .map(str::to_string)
-            .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
+            .or_else(|| {
+                nix::unistd::gethostname()
+                    .ok()
+                    .and_then(|h| h.into_string().ok())
+            })
             .unwrap_or_else(|| "localhost".to_string())
     }
 }
@@ -159,17 +175,35 @@ pub trait OcfAgent {
 
 /// Build the context from the process environment, argv and (with
 /// `--stdin`) standard input.
-pub fn context(table: &'static [Param], args: &[String], env: Vec<(String, String)>, stdin: impl FnOnce() -> String) -> Result<Context> {
+pub fn context(
+    table: &'static [Param],
+    args: &[String],
+    env: Vec<(String, String)>,
+    stdin: impl FnOnce() -> String,
+) -> Result<Context> {
     let use_stdin = args.iter().any(|a| a == "--stdin");
     let args: Vec<String> = args.iter().filter(|a| *a != "--stdin").cloned().collect();
     let (argv_values, positional) = params::parse_argv(table, &args)?;
     let action_name = match positional.as_slice() {
         [a] => a.clone(),
-        [] => return Err(Error::usage("no action given (start, stop, monitor, meta-data, validate-all)")),
-        [_, extra, ..] => return Err(Error::usage(format!("unexpected argument '{}'", params::printable(extra)))),
+        [] => {
+            return Err(Error::usage(
+                "no action given (start, stop, monitor, meta-data, validate-all)",
+            ))
+        }
+        [_, extra, ..] => {
+            return Err(Error::usage(format!(
+                "unexpected argument '{}'",
+                params::printable(extra)
+            )))
+        }
     };
-    let action = Action::parse(&action_name)
-        .ok_or_else(|| Error::Usage(format!("unsupported action '{}'", params::printable(&action_name))))?;
+    let action = Action::parse(&action_name).ok_or_else(|| {
+        Error::Usage(format!(
+            "unsupported action '{}'",
+            params::printable(&action_name)
+        ))
+    })?;
     let mut values = params::parse_env(table, "OCF_RESKEY_", env.iter().cloned());
     if use_stdin {
         let v = params::parse_stdin(table, &stdin(), &[])?;
@@ -177,13 +211,30 @@ pub fn context(table: &'static [Param], args: &[String], env: Vec<(String, Strin
     }
     values = params::merge(values, argv_values);
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let interval = get("OCF_RESKEY_CRM_meta_interval").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let interval = get("OCF_RESKEY_CRM_meta_interval")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     let probe = action == Action::Monitor && interval == 0;
-    let check_level = get("OCF_CHECK_LEVEL").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let timeout = get("OCF_RESKEY_CRM_meta_timeout").and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+    let check_level = get("OCF_CHECK_LEVEL")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let timeout = get("OCF_RESKEY_CRM_meta_timeout")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis);
     let instance = get("OCF_RESOURCE_INSTANCE").unwrap_or_else(|| "default".to_string());
-    let rsc_tmp = get("HA_RSCTMP").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/resource-agents"));
-    Ok(Context { action, values, instance, probe, check_level, rsc_tmp, timeout, env })
+    let rsc_tmp = get("HA_RSCTMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/resource-agents"));
+    Ok(Context {
+        action,
+        values,
+        instance,
+        probe,
+        check_level,
+        rsc_tmp,
+        timeout,
+        env,
+    })
 }
 
 /// Print the exit reason where Pacemaker looks for it and log it.
@@ -197,7 +248,9 @@ pub fn exit_reason(reason: &str) {
 pub fn run(agent: &dyn OcfAgent, args: &[String]) -> i32 {
     let env: Vec<(String, String)> = std::env::vars().collect();
     // meta-data must work anywhere, as any user, without parameters.
-    if args.first().map(String::as_str) == Some("meta-data") || args.first().map(String::as_str) == Some("metadata") {
+    if args.first().map(String::as_str) == Some("meta-data")
+        || args.first().map(String::as_str) == Some("metadata")
+    {
         print!("{}", metadata(agent));
         return SUCCESS;
     }
@@ -205,19 +258,28 @@ pub fn run(agent: &dyn OcfAgent, args: &[String]) -> i32 {
         print!("{}", help(agent));
         return SUCCESS;
     }
-    let instance = env.iter().find(|(k, _)| k == "OCF_RESOURCE_INSTANCE").map(|(_, v)| v.clone());
+    let instance = env
+        .iter()
+        .find(|(k, _)| k == "OCF_RESOURCE_INSTANCE")
+        .map(|(_, v)| v.clone());
     let tag = match &instance {
         Some(i) => format!("{}({i})", agent.name()),
         None => agent.name().to_string(),
     };
-    let mut cfg = LogConfig::from_env(&tag, |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
+    let mut cfg = LogConfig::from_env(&tag, |k| {
+        env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    });
     let ctx = match context(agent.table(), args, env.clone(), read_stdin) {
         Ok(c) => c,
         Err(e) => {
             log::init(cfg);
             exit_reason(&e.to_string());
             return match e {
-                Error::Usage(m) if m.starts_with("unsupported action") || m.starts_with("no action") => ERR_UNIMPLEMENTED,
+                Error::Usage(m)
+                    if m.starts_with("unsupported action") || m.starts_with("no action") =>
+                {
+                    ERR_UNIMPLEMENTED
+                }
                 _ => ERR_ARGS,
             };
         }
@@ -257,7 +319,10 @@ fn dispatch(agent: &dyn OcfAgent, ctx: &Context) -> Outcome {
     let validated = if missing.is_empty() {
         agent.validate(ctx)
     } else {
-        Err(Error::Config(format!("required parameter(s) missing: {}", missing.join(", "))))
+        Err(Error::Config(format!(
+            "required parameter(s) missing: {}",
+            missing.join(", ")
+        )))
     };
     match ctx.action {
         Action::MetaData => {
@@ -276,7 +341,10 @@ fn dispatch(agent: &dyn OcfAgent, ctx: &Context) -> Outcome {
                 // A probe on a node that cannot run us: report "not running"
                 // rather than failing the probe (Dummy's convention).
                 if ctx.probe {
-                    return Outcome { code: NOT_RUNNING, reason: Some(e.to_string()) };
+                    return Outcome {
+                        code: NOT_RUNNING,
+                        reason: Some(e.to_string()),
+                    };
                 }
                 return e.into();
             }
@@ -293,22 +361,48 @@ fn dispatch(agent: &dyn OcfAgent, ctx: &Context) -> Outcome {
 pub fn metadata(agent: &dyn OcfAgent) -> String {
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n");
-    x.push_str(&format!("<resource-agent name=\"{}\" version=\"{}\">\n", escape(agent.name()), escape(agent.version())));
-    x.push_str(&format!("<version>1.0</version>\n\n<longdesc lang=\"en\">\n{}\n</longdesc>\n", escape(agent.longdesc())));
-    x.push_str(&format!("<shortdesc lang=\"en\">{}</shortdesc>\n\n<parameters>\n", escape(agent.shortdesc())));
+    x.push_str(&format!(
+        "<resource-agent name=\"{}\" version=\"{}\">\n",
+        escape(agent.name()),
+        escape(agent.version())
+    ));
+    x.push_str(&format!(
+        "<version>1.0</version>\n\n<longdesc lang=\"en\">\n{}\n</longdesc>\n",
+        escape(agent.longdesc())
+    ));
+    x.push_str(&format!(
+        "<shortdesc lang=\"en\">{}</shortdesc>\n\n<parameters>\n",
+        escape(agent.shortdesc())
+    ));
     for p in agent.table() {
         let required = if p.required { "1" } else { "0" };
-        x.push_str(&format!("<parameter name=\"{}\" unique=\"0\" required=\"{required}\">\n", escape(p.name)));
-        let long = if p.longdesc.is_empty() { p.shortdesc } else { p.longdesc };
-        x.push_str(&format!("<longdesc lang=\"en\">\n{}\n</longdesc>\n", escape(long)));
-        x.push_str(&format!("<shortdesc lang=\"en\">{}</shortdesc>\n", escape(p.shortdesc)));
+        x.push_str(&format!(
+            "<parameter name=\"{}\" unique=\"0\" required=\"{required}\">\n",
+            escape(p.name)
+        ));
+        let long = if p.longdesc.is_empty() {
+            p.shortdesc
+        } else {
+            p.longdesc
+        };
+        x.push_str(&format!(
+            "<longdesc lang=\"en\">\n{}\n</longdesc>\n",
+            escape(long)
+        ));
+        x.push_str(&format!(
+            "<shortdesc lang=\"en\">{}</shortdesc>\n",
+            escape(p.shortdesc)
+        ));
         let ty = match p.kind {
             Kind::Bool => "boolean",
             Kind::Int => "integer",
             Kind::Seconds | Kind::Str | Kind::Secret => "string",
         };
         match p.default {
-            Some(d) => x.push_str(&format!("<content type=\"{ty}\" default=\"{}\" />\n", escape(d))),
+            Some(d) => x.push_str(&format!(
+                "<content type=\"{ty}\" default=\"{}\" />\n",
+                escape(d)
+            )),
             None => x.push_str(&format!("<content type=\"{ty}\" />\n")),
         }
         x.push_str("</parameter>\n\n");
@@ -346,21 +440,52 @@ mod tests {
     use super::*;
 
     static T: &[Param] = &[
-        Param { long: Some("auth_url"), required: true, ..Param::new("auth_url", "Keystone") },
-        Param { long: Some("verbose"), kind: Kind::Bool, ..Param::new("verbose", "Verbose") },
-        Param { long: Some("evacuate_delay"), kind: Kind::Seconds, default: Some("0"), ..Param::new("evacuate_delay", "Delay") },
+        Param {
+            long: Some("auth_url"),
+            required: true,
+            ..Param::new("auth_url", "Keystone")
+        },
+        Param {
+            long: Some("verbose"),
+            kind: Kind::Bool,
+            ..Param::new("verbose", "Verbose")
+        },
+        Param {
+            long: Some("evacuate_delay"),
+            kind: Kind::Seconds,
+            default: Some("0"),
+            ..Param::new("evacuate_delay", "Delay")
+        },
     ];
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn probe_and_check_level() {
-        let c = context(T, &["monitor".into()], env(&[("OCF_RESKEY_CRM_meta_interval", "0"), ("OCF_CHECK_LEVEL", "10")]), String::new).unwrap();
+        let c = context(
+            T,
+            &["monitor".into()],
+            env(&[
+                ("OCF_RESKEY_CRM_meta_interval", "0"),
+                ("OCF_CHECK_LEVEL", "10"),
+            ]),
+            String::new,
+        )
+        .unwrap();
         assert!(c.probe);
         assert_eq!(c.check_level, 10);
-        let c = context(T, &["monitor".into()], env(&[("OCF_RESKEY_CRM_meta_interval", "10000")]), String::new).unwrap();
+        let c = context(
+            T,
+            &["monitor".into()],
+            env(&[("OCF_RESKEY_CRM_meta_interval", "10000")]),
+            String::new,
+        )
+        .unwrap();
         assert!(!c.probe);
     }
 
@@ -368,8 +493,15 @@ mod tests {
     fn three_channels_with_precedence() {
         let c = context(
             T,
-            &["--stdin".into(), "start".into(), "--evacuate_delay=5".into()],
-            env(&[("OCF_RESKEY_auth_url", "http://env"), ("OCF_RESKEY_evacuate_delay", "1")]),
+            &[
+                "--stdin".into(),
+                "start".into(),
+                "--evacuate_delay=5".into(),
+            ],
+            env(&[
+                ("OCF_RESKEY_auth_url", "http://env"),
+                ("OCF_RESKEY_evacuate_delay", "1"),
+            ]),
             || "auth_url=http://stdin\nverbose=yes\n".to_string(),
         )
         .unwrap();

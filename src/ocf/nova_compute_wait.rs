@@ -34,7 +34,12 @@ pub const EVACUATION_DELAY: Param = Param {
     longdesc: "Extra seconds to wait after the evacuation is over before letting nova-compute start. The reference agent sleeps 120 s because it cannot see the evacuation; this one asks Nova, so no delay is needed.",
     ..Param::new("evacuation_delay", "Extra delay before nova-compute may start")
 };
-pub const VERBOSE: Param = Param { long: Some("verbose"), kind: Kind::Bool, default: Some("false"), ..Param::new("verbose", "Debug logging") };
+pub const VERBOSE: Param = Param {
+    long: Some("verbose"),
+    kind: Kind::Bool,
+    default: Some("false"),
+    ..Param::new("verbose", "Debug logging")
+};
 
 static TABLE: &[Param] = &[
     AUTH_URL,
@@ -65,11 +70,36 @@ static TABLE: &[Param] = &[
 ];
 
 static ACTIONS: &[ActionSpec] = &[
-    ActionSpec { name: "start", timeout: "600s", interval: None, depth: None },
-    ActionSpec { name: "stop", timeout: "20s", interval: None, depth: None },
-    ActionSpec { name: "monitor", timeout: "20s", interval: Some("10s"), depth: Some(0) },
-    ActionSpec { name: "validate-all", timeout: "20s", interval: None, depth: None },
-    ActionSpec { name: "meta-data", timeout: "5s", interval: None, depth: None },
+    ActionSpec {
+        name: "start",
+        timeout: "600s",
+        interval: None,
+        depth: None,
+    },
+    ActionSpec {
+        name: "stop",
+        timeout: "20s",
+        interval: None,
+        depth: None,
+    },
+    ActionSpec {
+        name: "monitor",
+        timeout: "20s",
+        interval: Some("10s"),
+        depth: Some(0),
+    },
+    ActionSpec {
+        name: "validate-all",
+        timeout: "20s",
+        interval: None,
+        depth: None,
+    },
+    ActionSpec {
+        name: "meta-data",
+        timeout: "5s",
+        interval: None,
+        depth: None,
+    },
 ];
 
 const BY: &str = "nova-compute-wait";
@@ -77,8 +107,19 @@ const BY: &str = "nova-compute-wait";
 pub struct NovaComputeWait;
 
 fn started_file(ctx: &Context) -> PathBuf {
-    let safe: String = ctx.instance.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    ctx.rsc_tmp.join(format!("nova-compute-wait-{safe}.started"))
+    let safe: String = ctx
+        .instance
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    ctx.rsc_tmp
+        .join(format!("nova-compute-wait-{safe}.started"))
 }
 
 fn nova(ctx: &Context) -> Result<Nova> {
@@ -90,8 +131,15 @@ fn my_host(nova: &Nova, ctx: &Context) -> Result<crate::openstack::Service> {
     let node = ctx.local_node();
     let services = nova.compute_services(None)?;
     let hosts: Vec<String> = services.iter().map(|s| s.host.clone()).collect();
-    let host = hostmap::resolve(&node, &hosts, cloud_params::dns_domain(&ctx.values).as_deref())?;
-    Ok(services.into_iter().find(|s| s.host == host).expect("resolved from this list"))
+    let host = hostmap::resolve(
+        &node,
+        &hosts,
+        cloud_params::dns_domain(&ctx.values).as_deref(),
+    )?;
+    Ok(services
+        .into_iter()
+        .find(|s| s.host == host)
+        .expect("resolved from this list"))
 }
 
 impl OcfAgent for NovaComputeWait {
@@ -115,7 +163,10 @@ impl OcfAgent for NovaComputeWait {
     }
 
     fn start(&self, ctx: &Context) -> Outcome {
-        let budget = ctx.timeout.unwrap_or(Duration::from_secs(600)).saturating_sub(Duration::from_secs(5));
+        let budget = ctx
+            .timeout
+            .unwrap_or(Duration::from_secs(600))
+            .saturating_sub(Duration::from_secs(5));
         let deadline = Instant::now() + budget;
         let nova = match nova(ctx) {
             Ok(n) => n,
@@ -123,7 +174,8 @@ impl OcfAgent for NovaComputeWait {
         };
         let mut last_said: Option<(Instant, String)> = None;
         let host = loop {
-            let step = my_host(&nova, ctx).and_then(|svc| evacuation_open(&nova, &svc).map(|o| (svc, o)));
+            let step =
+                my_host(&nova, ctx).and_then(|svc| evacuation_open(&nova, &svc).map(|o| (svc, o)));
             let why = match step {
                 Ok((svc, None)) => break svc.host,
                 Ok((svc, Some(why))) => format!("{}: holding nova-compute: {why}", svc.host),
@@ -134,15 +186,30 @@ impl OcfAgent for NovaComputeWait {
                     crate::info!("{m}: nothing to wait for");
                     break ctx.local_node();
                 }
-                Err(e) if matches!(e, crate::Error::Ambiguous(_) | crate::Error::Config(_) | crate::Error::Auth { .. }) => return e.into(),
+                Err(e)
+                    if matches!(
+                        e,
+                        crate::Error::Ambiguous(_)
+                            | crate::Error::Config(_)
+                            | crate::Error::Auth { .. }
+                    ) =>
+                {
+                    return e.into()
+                }
                 Err(e) => format!("cannot ask Nova yet ({e}); retrying"),
             };
-            if last_said.as_ref().is_none_or(|(t, w)| t.elapsed() >= Duration::from_secs(30) || *w != why) {
+            if last_said
+                .as_ref()
+                .is_none_or(|(t, w)| t.elapsed() >= Duration::from_secs(30) || *w != why)
+            {
                 crate::info!("{why}");
                 last_said = Some((Instant::now(), why.clone()));
             }
             if Instant::now() + Duration::from_secs(2) >= deadline {
-                return Outcome::fail(ERR_GENERIC, format!("still waiting after {}s: {why}", budget.as_secs()));
+                return Outcome::fail(
+                    ERR_GENERIC,
+                    format!("still waiting after {}s: {why}", budget.as_secs()),
+                );
             }
             std::thread::sleep(Duration::from_secs(2));
         };

@@ -38,7 +38,12 @@ use crate::params::{Kind, Param};
 use crate::state::{Marker, Phase};
 use crate::time::{now, now_f64};
 
-pub const VERBOSE: Param = Param { long: Some("verbose"), kind: Kind::Bool, default: Some("false"), ..Param::new("verbose", "Debug logging") };
+pub const VERBOSE: Param = Param {
+    long: Some("verbose"),
+    kind: Kind::Bool,
+    default: Some("false"),
+    ..Param::new("verbose", "Debug logging")
+};
 pub const POLL_INTERVAL: Param = Param {
     long: Some("poll-interval"),
     kind: Kind::Seconds,
@@ -124,11 +129,36 @@ static TABLE: &[Param] = &[
 ];
 
 static ACTIONS: &[ActionSpec] = &[
-    ActionSpec { name: "start", timeout: "60s", interval: None, depth: None },
-    ActionSpec { name: "stop", timeout: "30s", interval: None, depth: None },
-    ActionSpec { name: "monitor", timeout: "20s", interval: Some("10s"), depth: Some(0) },
-    ActionSpec { name: "validate-all", timeout: "20s", interval: None, depth: None },
-    ActionSpec { name: "meta-data", timeout: "5s", interval: None, depth: None },
+    ActionSpec {
+        name: "start",
+        timeout: "60s",
+        interval: None,
+        depth: None,
+    },
+    ActionSpec {
+        name: "stop",
+        timeout: "30s",
+        interval: None,
+        depth: None,
+    },
+    ActionSpec {
+        name: "monitor",
+        timeout: "20s",
+        interval: Some("10s"),
+        depth: Some(0),
+    },
+    ActionSpec {
+        name: "validate-all",
+        timeout: "20s",
+        interval: None,
+        depth: None,
+    },
+    ActionSpec {
+        name: "meta-data",
+        timeout: "5s",
+        interval: None,
+        depth: None,
+    },
 ];
 
 /// A heartbeat older than this means the helper is stuck.
@@ -161,13 +191,19 @@ impl OcfAgent for NovaEvacuate {
         host_options(&ctx.values)?;
         let share = ctx.values.int("max_failed_share")?.unwrap_or(50);
         if !(0..=100).contains(&share) {
-            return Err(Error::usage(format!("max_failed_share must be 0..100, not {share}")));
+            return Err(Error::usage(format!(
+                "max_failed_share must be 0..100, not {share}"
+            )));
         }
         Ok(())
     }
     fn start(&self, ctx: &Context) -> Outcome {
         let d = daemon(ctx);
-        let ready = ctx.timeout.map(|t| t.saturating_sub(Duration::from_secs(5))).unwrap_or(Duration::from_secs(50)).max(Duration::from_secs(5));
+        let ready = ctx
+            .timeout
+            .map(|t| t.saturating_sub(Duration::from_secs(5)))
+            .unwrap_or(Duration::from_secs(50))
+            .max(Duration::from_secs(5));
         match d.start(ready) {
             Ok(pid) => {
                 crate::info!("started helper pid {pid}");
@@ -177,7 +213,11 @@ impl OcfAgent for NovaEvacuate {
         }
     }
     fn stop(&self, ctx: &Context) -> Outcome {
-        let grace = ctx.timeout.map(|t| t.saturating_sub(Duration::from_secs(8))).unwrap_or(Duration::from_secs(20)).max(Duration::from_secs(2));
+        let grace = ctx
+            .timeout
+            .map(|t| t.saturating_sub(Duration::from_secs(8)))
+            .unwrap_or(Duration::from_secs(20))
+            .max(Duration::from_secs(2));
         match daemon(ctx).stop(grace) {
             Ok(()) => Outcome::ok(),
             Err(e) => Outcome::fail(ERR_GENERIC, e.to_string()),
@@ -200,7 +240,13 @@ impl OcfAgent for NovaEvacuate {
                     }
                     Outcome::ok()
                 }
-                Some(hb) => Outcome::fail(ERR_GENERIC, format!("helper {pid} stuck: last heartbeat {:.0}s ago", now_f64() - hb.time)),
+                Some(hb) => Outcome::fail(
+                    ERR_GENERIC,
+                    format!(
+                        "helper {pid} stuck: last heartbeat {:.0}s ago",
+                        now_f64() - hb.time
+                    ),
+                ),
                 None => Outcome::fail(ERR_GENERIC, format!("helper {pid} writes no heartbeat")),
             },
         }
@@ -223,7 +269,11 @@ extern "C" fn on_term(_: nix::libc::c_int) {
 
 fn install_sigterm() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let sa = SigAction::new(SigHandler::Handler(on_term), SaFlags::empty(), SigSet::empty());
+    let sa = SigAction::new(
+        SigHandler::Handler(on_term),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         let _ = sigaction(Signal::SIGTERM, &sa);
@@ -315,7 +365,9 @@ impl Helper {
             require_fencing: v.flag("require_fencing")?,
             share: v.int("max_failed_share")?.unwrap_or(50),
             host_concurrency: v.int("host_concurrency")?.unwrap_or(32).clamp(1, 256) as usize,
-            retry_interval: v.duration("retry_interval")?.unwrap_or(Duration::from_secs(60)),
+            retry_interval: v
+                .duration("retry_interval")?
+                .unwrap_or(Duration::from_secs(60)),
             workers: HashMap::new(),
             backoff: HashMap::new(),
             last_outcome: Arc::new(Mutex::new(Vec::new())),
@@ -333,7 +385,10 @@ impl Helper {
 
     /// Log `msg` at most once a minute per `key` (loud but not a flood).
     fn say(&mut self, key: &str, msg: &str, error: bool) {
-        let due = self.said.get(key).is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        let due = self
+            .said
+            .get(key)
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
         if due {
             if error {
                 crate::error!("{msg}");
@@ -368,7 +423,11 @@ impl Helper {
             nova_ok: self.nova_ok,
             nova_error: self.nova_error.clone(),
             evacuating,
-            last: self.last_outcome.lock().map(|l| l.clone()).unwrap_or_default(),
+            last: self
+                .last_outcome
+                .lock()
+                .map(|l| l.clone())
+                .unwrap_or_default(),
             alerts: self.alerts.clone(),
         });
         if let Some(p) = self.ctx.values.get("metrics_file") {
@@ -394,20 +453,35 @@ impl Helper {
                     }
                 }
             }
-            Err(e) => self.say("attrd", &format!("cannot read the evacuate attribute: {e}"), false),
+            Err(e) => self.say(
+                "attrd",
+                &format!("cannot read the evacuate attribute: {e}"),
+                false,
+            ),
         }
         // Fresh services when attrd shows work (to resolve names and check
         // state), else at the Nova poll interval.
-        let nova_every = self.ctx.values.duration("nova_poll_interval").ok().flatten().unwrap_or(Duration::from_secs(5));
+        let nova_every = self
+            .ctx
+            .values
+            .duration("nova_poll_interval")
+            .ok()
+            .flatten()
+            .unwrap_or(Duration::from_secs(5));
         let stale = self.services_at.is_none_or(|t| t.elapsed() >= nova_every);
-        let new_work = c.hosts.keys().any(|h| !self.workers.contains_key(h)) && self.services_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(200));
+        let new_work = c.hosts.keys().any(|h| !self.workers.contains_key(h))
+            && self
+                .services_at
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(200));
         if stale || new_work {
             self.refresh_services();
         }
         for s in &self.services {
             if let Some(m) = Marker::parse(s.disabled_reason.as_deref()) {
                 if m.phase.evacuation_open() {
-                    c.hosts.entry(s.host.clone()).or_insert("Nova records the evacuation as open");
+                    c.hosts
+                        .entry(s.host.clone())
+                        .or_insert("Nova records the evacuation as open");
                 }
             }
         }
@@ -433,7 +507,9 @@ impl Helper {
         let mut errors = Vec::new();
         for n in &names {
             match cluster::fence_history(Some(n)) {
-                Ok(h) if cluster::last_fenced(&h, n).is_some_and(|t| t + 300 >= since) => return Ok(true),
+                Ok(h) if cluster::last_fenced(&h, n).is_some_and(|t| t + 300 >= since) => {
+                    return Ok(true)
+                }
                 Ok(_) => {}
                 Err(e) => errors.push(e.to_string()),
             }
@@ -449,12 +525,19 @@ impl Helper {
     /// every flavor and image to be listed. A tag added in the last seconds
     /// before a failure may be missed by that evacuation (documented).
     fn refresh_catalog(&mut self) {
-        let every = self.ctx.values.duration("nova_poll_interval").ok().flatten().unwrap_or(Duration::from_secs(5));
+        let every = self
+            .ctx
+            .values
+            .duration("nova_poll_interval")
+            .ok()
+            .flatten()
+            .unwrap_or(Duration::from_secs(5));
         if self.catalog_at.is_some_and(|t| t.elapsed() < every) {
             return;
         }
         self.catalog_at = Some(Instant::now());
-        match crate::engine::plan::tagged_catalog(&self.nova, Some(&self.glance), &self.opts.policy) {
+        match crate::engine::plan::tagged_catalog(&self.nova, Some(&self.glance), &self.opts.policy)
+        {
             Ok(t) => self.catalog = Some(t),
             Err(e) => {
                 self.catalog = None;
@@ -464,7 +547,12 @@ impl Helper {
     }
 
     fn reap(&mut self) {
-        let done: Vec<String> = self.workers.iter().filter(|(_, w)| w.handle.is_finished()).map(|(h, _)| h.clone()).collect();
+        let done: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.handle.is_finished())
+            .map(|(h, _)| h.clone())
+            .collect();
         for h in done {
             if let Some(w) = self.workers.remove(&h) {
                 let _ = w.handle.join();
@@ -482,8 +570,19 @@ impl Helper {
 
     fn run(&mut self) {
         let d = Daemon::new(&self.ctx.rsc_tmp, "NovaEvacuate", &self.ctx.instance);
-        let poll = self.ctx.values.duration("poll_interval").ok().flatten().unwrap_or(Duration::from_millis(250)).max(Duration::from_millis(50));
-        crate::info!("helper running on {} (attrd every {:.2}s)", self.me, poll.as_secs_f64());
+        let poll = self
+            .ctx
+            .values
+            .duration("poll_interval")
+            .ok()
+            .flatten()
+            .unwrap_or(Duration::from_millis(250))
+            .max(Duration::from_millis(50));
+        crate::info!(
+            "helper running on {} (attrd every {:.2}s)",
+            self.me,
+            poll.as_secs_f64()
+        );
         self.refresh_services();
         while !TERM.load(Ordering::SeqCst) {
             let t = Instant::now();
@@ -498,13 +597,20 @@ impl Helper {
                 std::thread::sleep(poll - spent);
             }
         }
-        crate::info!("helper stopping ({} evacuation(s) in progress will be carried on by the next owner)", self.workers.len());
+        crate::info!(
+            "helper stopping ({} evacuation(s) in progress will be carried on by the next owner)",
+            self.workers.len()
+        );
     }
 
     fn dispatch(&mut self, c: Candidates) {
         let total = self.services.len().max(1);
         let waiting: HashSet<String> = c.hosts.keys().cloned().collect();
-        let limit = if self.share == 0 { usize::MAX } else { ((total as i64 * self.share) / 100).max(1) as usize };
+        let limit = if self.share == 0 {
+            usize::MAX
+        } else {
+            ((total as i64 * self.share) / 100).max(1) as usize
+        };
         if waiting.len() > limit {
             let mut list: Vec<&String> = waiting.iter().collect();
             list.sort();
@@ -529,7 +635,11 @@ impl Helper {
             let host = match hostmap::resolve(&name, &hosts, self.domain.as_deref()) {
                 Ok(h) => h,
                 Err(e) => {
-                    self.say(&format!("resolve-{name}"), &format!("{name} is marked for evacuation but: {e}"), true);
+                    self.say(
+                        &format!("resolve-{name}"),
+                        &format!("{name} is marked for evacuation but: {e}"),
+                        true,
+                    );
                     continue;
                 }
             };
@@ -541,14 +651,24 @@ impl Helper {
                     continue;
                 }
             }
-            let Some(svc) = self.services.iter().find(|s| s.host == host).cloned() else { continue };
+            let Some(svc) = self.services.iter().find(|s| s.host == host).cloned() else {
+                continue;
+            };
             if let Err(e) = host::check_down(&svc) {
-                self.say(&format!("up-{host}"), &format!("{name} is marked for evacuation ({why}) but {e}"), true);
+                self.say(
+                    &format!("up-{host}"),
+                    &format!("{name} is marked for evacuation ({why}) but {e}"),
+                    true,
+                );
                 continue;
             }
             let marker = Marker::parse(svc.disabled_reason.as_deref());
             if self.require_fencing {
-                let since = marker.as_ref().map(|m| m.since).filter(|s| *s > 0).unwrap_or_else(|| now().saturating_sub(3600));
+                let since = marker
+                    .as_ref()
+                    .map(|m| m.since)
+                    .filter(|s| *s > 0)
+                    .unwrap_or_else(|| now().saturating_sub(3600));
                 match self.fenced(&host, since) {
                     Ok(true) => {}
                     Ok(false) => {
@@ -570,7 +690,12 @@ impl Helper {
     }
 
     fn spawn(&mut self, attr_name: String, host: String, why: &'static str, phase: Option<Phase>) {
-        crate::info!("{host}: evacuating ({why}{})", phase.map(|p| format!(", Nova: {}", p.name())).unwrap_or_default());
+        crate::info!(
+            "{host}: evacuating ({why}{})",
+            phase
+                .map(|p| format!(", Nova: {}", p.name()))
+                .unwrap_or_default()
+        );
         let nova = self.nova.clone();
         let glance = self.glance.clone();
         let mut opts = self.opts.clone();
@@ -587,7 +712,9 @@ impl Helper {
             if let Err(e) = attrd::set(&attr_name, attrd::EVACUATE, &mark) {
                 crate::warn!("{h}: cannot set evacuate={mark}: {e}");
             }
-            let outcome = host::evacuate(&nova, Some(&glance), &h, &opts, &me, &|e: &Event| host::log_event(&h, e));
+            let outcome = host::evacuate(&nova, Some(&glance), &h, &opts, &me, &|e: &Event| {
+                host::log_event(&h, e)
+            });
             let (ok, text) = match outcome {
                 Ok(r) if r.success() => (true, r.summary()),
                 Ok(r) => (false, r.summary()),
@@ -611,8 +738,15 @@ impl Helper {
         });
         // Next try (if this one fails) only after the retry interval, doubled per failure.
         let wait = retry_interval * 2u32.saturating_pow(failures.min(4));
-        self.backoff.insert(host.clone(), (Instant::now() + wait, failures + 1));
-        self.workers.insert(host, Worker { handle, ok: ok_flag });
+        self.backoff
+            .insert(host.clone(), (Instant::now() + wait, failures + 1));
+        self.workers.insert(
+            host,
+            Worker {
+                handle,
+                ok: ok_flag,
+            },
+        );
     }
 }
 
@@ -627,7 +761,21 @@ mod tests {
 
     #[test]
     fn table_has_every_reference_parameter() {
-        for p in ["auth_url", "username", "password", "tenant_name", "user_domain", "project_domain", "domain", "endpoint_type", "region_name", "insecure", "no_shared_storage", "verbose", "evacuate_delay"] {
+        for p in [
+            "auth_url",
+            "username",
+            "password",
+            "tenant_name",
+            "user_domain",
+            "project_domain",
+            "domain",
+            "endpoint_type",
+            "region_name",
+            "insecure",
+            "no_shared_storage",
+            "verbose",
+            "evacuate_delay",
+        ] {
             assert!(TABLE.iter().any(|t| t.name == p), "{p} missing");
         }
     }

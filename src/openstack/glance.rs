@@ -160,7 +160,11 @@ mod tests {
 impl Glance {
     fn images_prefix(&self) -> Result<&'static str> {
         let endpoint = self.session.endpoint(SERVICE)?;
-        Ok(if endpoint.trim_end_matches('/').ends_with("/v2") { "" } else { "/v2" })
+        Ok(if endpoint.trim_end_matches('/').ends_with("/v2") {
+            ""
+        } else {
+            "/v2"
+        })
     }
 
     /// Ids of images listed with `filter` (`tag=x` or `property=value`),
@@ -170,7 +174,9 @@ impl Glance {
         let mut ids = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..10_000 {
-            let mut req = Request::get(SERVICE, &format!("{prefix}/images")).query(filter.0, filter.1).query("limit", 1000);
+            let mut req = Request::get(SERVICE, &format!("{prefix}/images"))
+                .query(filter.0, filter.1)
+                .query("limit", 1000);
             if let Some(m) = &marker {
                 req = req.query("marker", m);
             }
@@ -178,7 +184,11 @@ impl Glance {
             let page: Vec<String> = doc
                 .get("images")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             let next = doc.get("next").and_then(Value::as_str).is_some();
             let last = page.last().cloned();

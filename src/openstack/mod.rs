@@ -28,8 +28,7 @@ pub use config::{AuthType, CloudConfig, Interface, Secret};
 pub use glance::{Glance, Image};
 pub use microversion::{Microversion, VersionRange};
 pub use nova::{
-    FlavorInfo,
-    EvacuateOptions, Evacuation, Flavor, Hypervisor, Migration, MigrationFilter, Nova, Server,
-    Service, ServiceUpdate,
+    EvacuateOptions, Evacuation, Flavor, FlavorInfo, Hypervisor, Migration, MigrationFilter, Nova,
+    Server, Service, ServiceUpdate,
 };
 pub use session::{Method, Request, Response, Session, SessionStats};

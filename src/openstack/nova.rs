@@ -975,7 +975,9 @@ impl Nova {
         let mut marker: Option<String> = None;
         let mut seen = BTreeSet::new();
         for _ in 0..MAX_PAGES {
-            let mut req = Request::get(SERVICE, "/flavors/detail").query("is_public", "None").microversion(v);
+            let mut req = Request::get(SERVICE, "/flavors/detail")
+                .query("is_public", "None")
+                .microversion(v);
             if let Some(m) = &marker {
                 req = req.query("marker", m);
             }
@@ -984,7 +986,17 @@ impl Nova {
             let last = page.flavors.last().map(|f| f.id.clone());
             for f in page.flavors {
                 let specs: BTreeMap<String, String> = match f.extra_specs {
-                    Some(m) => m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+                    Some(m) => m
+                        .into_iter()
+                        .map(|(k, v)| {
+                            (
+                                k,
+                                v.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string()),
+                            )
+                        })
+                        .collect(),
                     None => match self.flavor_extra_specs(&f.id) {
                         Ok(m) => m,
                         Err(e) if e.http_status() == Some(404) => BTreeMap::new(),
@@ -992,7 +1004,13 @@ impl Nova {
                     },
                 };
                 if let Some(val) = specs.get(key) {
-                    out.push((FlavorInfo { id: f.id, name: f.name }, val.clone()));
+                    out.push((
+                        FlavorInfo {
+                            id: f.id,
+                            name: f.name,
+                        },
+                        val.clone(),
+                    ));
                 }
             }
             match next_marker(&page.flavors_links, last) {

@@ -1044,7 +1044,12 @@ impl TokenCache {
             .password
             .as_ref()
             .or(config.application_credential_secret.as_ref())
-            .map(|s| format!("{:016x}", fnv1a(&format!("instance-ha token cache/{}", s.expose()))))
+            .map(|s| {
+                format!(
+                    "{:016x}",
+                    fnv1a(&format!("instance-ha token cache/{}", s.expose()))
+                )
+            })
             .unwrap_or_default();
         let key = format!("{}|secret:{secret}", config.identity_key());
         let file = dir.join(format!("token-{:016x}.json", fnv1a(&key)));

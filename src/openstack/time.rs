@@ -17,7 +17,10 @@ mod tests {
     #[test]
     fn parses_keystone_and_nova_timestamps() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-11-21T12:00:00.123456Z"), Some(1795262400));
+        assert_eq!(
+            parse_rfc3339("2026-11-21T12:00:00.123456Z"),
+            Some(1795262400)
+        );
         assert_eq!(parse_rfc3339("2026-11-21T13:00:00+01:00"), Some(1795262400));
         assert_eq!(parse_rfc3339("tomorrow"), None);
         assert!(now_unix() > 1_700_000_000);

@@ -17,7 +17,11 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Set `name` for `node` (private, not written to the CIB).
 pub fn set(node: &str, name: &str, value: &str) -> Result<()> {
-    let out = run("attrd_updater", &["-p", "-n", name, "-N", node, "-U", value], TIMEOUT)?;
+    let out = run(
+        "attrd_updater",
+        &["-p", "-n", name, "-N", node, "-U", value],
+        TIMEOUT,
+    )?;
     if out.code != 0 {
         return Err(Error::Command {
             command: format!("attrd_updater -p -n {name} -N {node} -U {value}"),
@@ -29,7 +33,11 @@ pub fn set(node: &str, name: &str, value: &str) -> Result<()> {
 
 /// Delete `name` for `node`.
 pub fn delete(node: &str, name: &str) -> Result<()> {
-    let out = run("attrd_updater", &["-p", "-n", name, "-N", node, "-D"], TIMEOUT)?;
+    let out = run(
+        "attrd_updater",
+        &["-p", "-n", name, "-N", node, "-D"],
+        TIMEOUT,
+    )?;
     if out.code != 0 {
         return Err(Error::Command {
             command: format!("attrd_updater -p -n {name} -N {node} -D"),
@@ -41,7 +49,11 @@ pub fn delete(node: &str, name: &str) -> Result<()> {
 
 /// The value for one node; `None` when unset.
 pub fn query(node: &str, name: &str) -> Result<Option<String>> {
-    let out = run("attrd_updater", &["-p", "-n", name, "-Q", "-N", node], TIMEOUT)?;
+    let out = run(
+        "attrd_updater",
+        &["-p", "-n", name, "-Q", "-N", node],
+        TIMEOUT,
+    )?;
     if out.code != 0 {
         // "attribute does not exist" / unknown node: not set.
         if is_absent(&out.stderr) {
@@ -52,7 +64,11 @@ pub fn query(node: &str, name: &str) -> Result<Option<String>> {
             message: format!("exit {}: {}", out.code, out.stderr.trim()),
         });
     }
-    Ok(parse_query(&out.stdout).into_iter().find(|(h, _)| h == node).map(|(_, v)| v).filter(|v| !v.is_empty()))
+    Ok(parse_query(&out.stdout)
+        .into_iter()
+        .find(|(h, _)| h == node)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty()))
 }
 
 /// Every node's value (`-A`), as (node, value) pairs with a value.
@@ -67,12 +83,18 @@ pub fn query_all(name: &str) -> Result<Vec<(String, String)>> {
             message: format!("exit {}: {}", out.code, out.stderr.trim()),
         });
     }
-    Ok(parse_query(&out.stdout).into_iter().filter(|(_, v)| !v.is_empty()).collect())
+    Ok(parse_query(&out.stdout)
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect())
 }
 
 fn is_absent(stderr: &str) -> bool {
     let s = stderr.to_ascii_lowercase();
-    s.contains("does not exist") || s.contains("no such") || s.contains("not found") || s.contains("unknown")
+    s.contains("does not exist")
+        || s.contains("no such")
+        || s.contains("not found")
+        || s.contains("unknown")
 }
 
 /// `name="evacuate" host="compute-1" value="yes"` lines.
@@ -104,7 +126,10 @@ pub fn parse_mark(v: &str) -> Mark {
         "no" | "" => Mark::No,
         s => match s.rsplit_once('@') {
             Some((by, t)) => match t.parse() {
-                Ok(since) => Mark::InProgress { by: by.to_string(), since },
+                Ok(since) => Mark::InProgress {
+                    by: by.to_string(),
+                    since,
+                },
                 Err(_) => Mark::Other(s.to_string()),
             },
             None => Mark::Other(s.to_string()),
@@ -119,14 +144,26 @@ mod tests {
     #[test]
     fn query_output() {
         let out = "name=\"evacuate\" host=\"compute-0\" value=\"yes\"\nname=\"evacuate\" host=\"compute-1\" value=\"\"\n";
-        assert_eq!(parse_query(out), vec![("compute-0".into(), "yes".into()), ("compute-1".into(), "".into())]);
+        assert_eq!(
+            parse_query(out),
+            vec![
+                ("compute-0".into(), "yes".into()),
+                ("compute-1".into(), "".into())
+            ]
+        );
     }
 
     #[test]
     fn marks() {
         assert_eq!(parse_mark("yes"), Mark::Yes);
         assert_eq!(parse_mark("no"), Mark::No);
-        assert_eq!(parse_mark("ctl1@1763758047"), Mark::InProgress { by: "ctl1".into(), since: 1763758047 });
+        assert_eq!(
+            parse_mark("ctl1@1763758047"),
+            Mark::InProgress {
+                by: "ctl1".into(),
+                since: 1763758047
+            }
+        );
         assert_eq!(parse_mark("weird"), Mark::Other("weird".into()));
     }
 }

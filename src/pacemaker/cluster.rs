@@ -50,7 +50,10 @@ pub fn parse_nodes(xml_text: &str) -> Vec<Node> {
 pub fn nodes() -> Result<Vec<Node>> {
     let out = run("crm_mon", &["-1", "--output-as=xml"], TIMEOUT)?;
     if out.code != 0 {
-        return Err(Error::Command { command: "crm_mon -1 --output-as=xml".into(), message: format!("exit {}: {}", out.code, out.stderr.trim()) });
+        return Err(Error::Command {
+            command: "crm_mon -1 --output-as=xml".into(),
+            message: format!("exit {}: {}", out.code, out.stderr.trim()),
+        });
     }
     Ok(parse_nodes(&out.stdout))
 }
@@ -85,9 +88,16 @@ pub fn fence_history(node: Option<&str>) -> Result<Vec<FenceEvent>> {
     let target = node.unwrap_or("*");
     // Without --verbose, Pacemaker 2.1.5 lists one event per target, and
     // not the newest: a node fenced twice looked never fenced again.
-    let out = run("stonith_admin", &["--history", target, "--verbose", "--output-as=xml"], TIMEOUT)?;
+    let out = run(
+        "stonith_admin",
+        &["--history", target, "--verbose", "--output-as=xml"],
+        TIMEOUT,
+    )?;
     if out.code != 0 {
-        return Err(Error::Command { command: format!("stonith_admin --history {target} --verbose"), message: format!("exit {}: {}", out.code, out.stderr.trim()) });
+        return Err(Error::Command {
+            command: format!("stonith_admin --history {target} --verbose"),
+            message: format!("exit {}: {}", out.code, out.stderr.trim()),
+        });
     }
     Ok(parse_history(&out.stdout))
 }
@@ -96,7 +106,9 @@ pub fn fence_history(node: Option<&str>) -> Result<Vec<FenceEvent>> {
 pub fn last_fenced(events: &[FenceEvent], node: &str) -> Option<u64> {
     events
         .iter()
-        .filter(|e| e.target == node && e.status == "success" && (e.action == "off" || e.action == "reboot"))
+        .filter(|e| {
+            e.target == node && e.status == "success" && (e.action == "off" || e.action == "reboot")
+        })
         .filter_map(|e| e.completed)
         .max()
 }
@@ -122,7 +134,10 @@ mod tests {
         let x = r#"<fence_history status="0"><fence_event action="reboot" target="compute-0" client="stonith_admin" origin="ctl1" delegate="ctl1" status="success" completed="2026-11-21 20:47:27Z"/></fence_history>"#;
         let h = parse_history(x);
         assert_eq!(h.len(), 1);
-        assert_eq!(last_fenced(&h, "compute-0"), crate::time::parse_datetime("2026-11-21T20:47:27Z"));
+        assert_eq!(
+            last_fenced(&h, "compute-0"),
+            crate::time::parse_datetime("2026-11-21T20:47:27Z")
+        );
         assert!(last_fenced(&h, "compute-1").is_none());
     }
 }

@@ -22,7 +22,12 @@ pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Output> {
     // An agent's environment names its own node (OCF_RESKEY_CRM_meta_on_node),
     // and Pacemaker's tools take it as the default target: attrd_updater
     // -Q -A then answers for that node only. Our calls name their targets.
-    for k in ["OCF_RESKEY_CRM_meta_on_node", "OCF_RESKEY_CRM_meta_on_node_uuid", "CRM_meta_on_node", "CRM_meta_on_node_uuid"] {
+    for k in [
+        "OCF_RESKEY_CRM_meta_on_node",
+        "OCF_RESKEY_CRM_meta_on_node_uuid",
+        "CRM_meta_on_node",
+        "CRM_meta_on_node_uuid",
+    ] {
         cmd.env_remove(k);
     }
     let mut child = cmd
@@ -59,10 +64,19 @@ pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<Output> {
             Ok(None) if start.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(Error::Timeout(format!("{} did not finish within {}s", cmdline(), timeout.as_secs())));
+                return Err(Error::Timeout(format!(
+                    "{} did not finish within {}s",
+                    cmdline(),
+                    timeout.as_secs()
+                )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(Error::Command { command: cmdline(), message: e.to_string() }),
+            Err(e) => {
+                return Err(Error::Command {
+                    command: cmdline(),
+                    message: e.to_string(),
+                })
+            }
         }
     };
     Ok(Output {

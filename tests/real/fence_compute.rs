@@ -49,7 +49,9 @@ pub fn ensure_devices() {
             sh(&format!(
                 "mkdir -p /run/iha-test && pcs stonith create {dev} fence_dummy type=file status_file=/run/iha-test/{dev} pcmk_host_list={host} --force"
             ));
-            sh(&format!("pcs stonith level add 1 {host} {dev} fence-nova --force"));
+            sh(&format!(
+                "pcs stonith level add 1 {host} {dev} fence-nova --force"
+            ));
         }
     }
     wait_for("fence devices registered", 60, || {
@@ -63,10 +65,20 @@ fn evacuate_with_fence_evacuate(host: &str) {
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!("printf '%s' \"$IN\" | /usr/sbin/fence_evacuate"))
-        .env("IN", format!("action=off\nport={host}\nevacuate_policy=all\n{}", fence_creds()))
+        .env(
+            "IN",
+            format!(
+                "action=off\nport={host}\nevacuate_policy=all\n{}",
+                fence_creds()
+            ),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "fence_evacuate -o off {host} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "fence_evacuate -o off {host} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     sh(&format!("attrd_updater -p -n evacuate -N {host} -U no"));
 }
 
@@ -77,19 +89,35 @@ pub fn fence_compute_on(host: &str) -> (i32, String) {
         .env("IN", format!("action=on\nport={host}\n{}", fence_creds()))
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 #[ignore]
 fn metadata_validates_and_covers_the_debian_agent_live() {
     let ours = sh("/usr/sbin/fence_compute -o metadata");
-    sh(&format!("/usr/sbin/fence_compute -o metadata | xmllint --noout --relaxng {FENCE_RNG} -"));
+    sh(&format!(
+        "/usr/sbin/fence_compute -o metadata | xmllint --noout --relaxng {FENCE_RNG} -"
+    ));
     let shim = repo().join("tests/harness/fence-shim");
-    let debian = sh(&format!("PYTHONPATH={} /usr/sbin/fence_compute.distrib -o metadata", shim.display()));
-    let names = |x: &str| -> Vec<String> { x.split("<parameter name=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect() };
+    let debian = sh(&format!(
+        "PYTHONPATH={} /usr/sbin/fence_compute.distrib -o metadata",
+        shim.display()
+    ));
+    let names = |x: &str| -> Vec<String> {
+        x.split("<parameter name=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    };
     let ours = names(&ours);
-    let missing: Vec<String> = names(&debian).into_iter().filter(|p| !ours.contains(p)).collect();
+    let missing: Vec<String> = names(&debian)
+        .into_iter()
+        .filter(|p| !ours.contains(p))
+        .collect();
     assert!(missing.is_empty(), "missing Debian parameters: {missing:?}");
     // And pcs knows it from the installed file.
     let d = sh("pcs stonith describe fence_compute");
@@ -107,20 +135,35 @@ fn fencing_a_dead_compute_then_unfencing_it_with_nothing_left_to_clean() {
     harness("openstack.sh", &format!("compute-kill {host}"));
     let t = Instant::now();
     sh(&format!("stonith_admin --fence {host} --timeout 90"));
-    eprintln!("stonith_admin --fence {host}: {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "stonith_admin --fence {host}: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let s = service(&nova, host);
     assert!(s.forced_down, "{s:?}");
     assert_eq!(s.status, "disabled", "{s:?}");
-    assert!(s.disabled_reason.as_deref().unwrap_or("").starts_with("instance-ha: pending"), "{s:?}");
+    assert!(
+        s.disabled_reason
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("instance-ha: pending"),
+        "{s:?}"
+    );
     assert_eq!(attr(host).as_deref(), Some("yes"));
-    assert!(sh(&format!("stonith_admin --history {host}")).contains("successful"), "history shows the fencing");
+    assert!(
+        sh(&format!("stonith_admin --history {host}")).contains("successful"),
+        "history shows the fencing"
+    );
 
     // Nothing ran on it: the evacuation ends at once; the node comes back.
     evacuate_with_fence_evacuate(host);
     harness("openstack.sh", &format!("compute-start {host}"));
     let t = Instant::now();
     sh(&format!("stonith_admin --unfence {host} --timeout 90"));
-    eprintln!("stonith_admin --unfence {host}: {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "stonith_admin --unfence {host}: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let s = service(&nova, host);
     assert!(!s.forced_down, "{s:?}");
     assert_eq!(s.status, "enabled", "{s:?}");
@@ -148,13 +191,29 @@ fn unfencing_right_after_an_evacuation_returns_promptly_and_records_recovering()
     sh(&format!("stonith_admin --unfence {host} --timeout 90"));
     let secs = t.elapsed().as_secs_f64();
     eprintln!("stonith_admin --unfence {host} (nova-compute still down): {secs:.1}s");
-    assert!(secs < 30.0, "unfencing must not wait for nova-compute ({secs:.1}s)");
+    assert!(
+        secs < 30.0,
+        "unfencing must not wait for nova-compute ({secs:.1}s)"
+    );
     let s = service(&nova, host);
-    assert!(s.forced_down, "Nova refuses forced_down=false until nova-compute cleaned up: {s:?}");
-    assert!(s.disabled_reason.as_deref().unwrap_or("").starts_with("instance-ha: recovering"), "recorded for the next step: {s:?}");
+    assert!(
+        s.forced_down,
+        "Nova refuses forced_down=false until nova-compute cleaned up: {s:?}"
+    );
+    assert!(
+        s.disabled_reason
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("instance-ha: recovering"),
+        "recorded for the next step: {s:?}"
+    );
     let log = pacemaker_log();
     let new = &log[log_before.min(log.len())..];
-    assert!(new.contains("still forced down"), "the log says why:\n{}", &new[new.len().saturating_sub(4000)..]);
+    assert!(
+        new.contains("still forced down"),
+        "the log says why:\n{}",
+        &new[new.len().saturating_sub(4000)..]
+    );
     // Real Nova's refusal, for comparison with the double's wording.
     if let Some(line) = new.lines().find(|l| l.contains("still forced down")) {
         eprintln!("logged: {line}");
@@ -169,6 +228,9 @@ fn unfencing_right_after_an_evacuation_returns_promptly_and_records_recovering()
         let s = service(&nova, host);
         code == 0 && !s.forced_down && s.status == "enabled"
     });
-    eprintln!("back in service {:.1}s after nova-compute started", t.elapsed().as_secs_f64());
+    eprintln!(
+        "back in service {:.1}s after nova-compute started",
+        t.elapsed().as_secs_f64()
+    );
     wait_compute_up(&nova, host);
 }

@@ -16,16 +16,31 @@ pub fn repo() -> PathBuf {
 
 /// Run a command; panic with its output unless it exits 0. Returns stdout.
 pub fn sh(cmd: &str) -> String {
-    let out = Command::new("bash").arg("-c").arg(cmd).stdin(Stdio::null()).output().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "`{cmd}` failed ({}):\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 /// Run a command, return (exit code, stdout, stderr, seconds).
 pub fn run(cmd: &str) -> (i32, String, String, f64) {
     let t = Instant::now();
-    let out = Command::new("bash").arg("-c").arg(cmd).stdin(Stdio::null()).output().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -35,7 +50,10 @@ pub fn run(cmd: &str) -> (i32, String, String, f64) {
 }
 
 pub fn harness(script: &str, args: &str) -> String {
-    sh(&format!("{}/tests/harness/{script} {args}", repo().display()))
+    sh(&format!(
+        "{}/tests/harness/{script} {args}",
+        repo().display()
+    ))
 }
 
 /// The admin credentials of the OpenStack lab (`openstack.sh env`).
@@ -44,7 +62,12 @@ pub fn os_env() -> HashMap<String, String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("export "))
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(|c| c == '\'' || c == '"').to_string()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.trim_matches(|c| c == '\'' || c == '"').to_string(),
+            )
+        })
         .collect()
 }
 
@@ -59,7 +82,11 @@ pub fn clients() -> (Nova, Glance) {
 }
 
 pub fn service(nova: &Nova, host: &str) -> Service {
-    nova.compute_services(Some(host)).unwrap().into_iter().find(|s| s.host == host).unwrap_or_else(|| panic!("no service for {host}"))
+    nova.compute_services(Some(host))
+        .unwrap()
+        .into_iter()
+        .find(|s| s.host == host)
+        .unwrap_or_else(|| panic!("no service for {host}"))
 }
 
 /// The fence-agent stdin lines for the lab's credentials (what a pcs
@@ -74,13 +101,20 @@ pub fn fence_creds() -> String {
 
 /// The same as `pcs` `key=value` arguments.
 pub fn pcs_creds() -> String {
-    fence_creds().lines().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(" ")
+    fence_creds()
+        .lines()
+        .map(|l| format!("'{l}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs}s waiting for {what}");
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs}s waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -91,12 +125,18 @@ pub fn attr(node: &str) -> Option<String> {
     if code != 0 {
         return None;
     }
-    out.split("value=\"").nth(1).and_then(|v| v.split('"').next()).map(str::to_string).filter(|v| !v.is_empty())
+    out.split("value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .map(str::to_string)
+        .filter(|v| !v.is_empty())
 }
 
 /// Wait until Nova sees `host`'s nova-compute up (fresh heartbeat).
 pub fn wait_compute_up(nova: &Nova, host: &str) {
-    wait_for(&format!("{host} nova-compute up"), 120, || service(nova, host).state == "up");
+    wait_for(&format!("{host} nova-compute up"), 120, || {
+        service(nova, host).state == "up"
+    });
 }
 
 pub fn pacemaker_log() -> String {
@@ -107,7 +147,10 @@ pub fn pacemaker_log() -> String {
 /// service can refuse for a moment (placement's COMPUTE_STATUS_DISABLED
 /// trait is cleared asynchronously after the service is enabled).
 pub fn boot(n: usize, host: &str) {
-    let cmd = format!("{}/tests/harness/openstack.sh boot {n} {host}", repo().display());
+    let cmd = format!(
+        "{}/tests/harness/openstack.sh boot {n} {host}",
+        repo().display()
+    );
     if run(&cmd).0 != 0 {
         std::thread::sleep(Duration::from_secs(15));
         sh(&cmd);
@@ -125,10 +168,17 @@ pub fn reset_computes() {
         }
         let host = s.host.clone();
         let _ = run(&format!("attrd_updater -p -n evacuate -N {host} -U no"));
-        let _ = run(&format!("{}/tests/harness/openstack.sh compute-start {host}", repo().display()));
+        let _ = run(&format!(
+            "{}/tests/harness/openstack.sh compute-start {host}",
+            repo().display()
+        ));
         let stdin = format!("action=on\nport={host}\n{}", fence_creds());
         wait_for(&format!("{host} back in service"), 240, || {
-            let _ = Command::new("bash").arg("-c").arg("printf '%s' \"$IN\" | /usr/sbin/fence_compute").env("IN", &stdin).output();
+            let _ = Command::new("bash")
+                .arg("-c")
+                .arg("printf '%s' \"$IN\" | /usr/sbin/fence_compute")
+                .env("IN", &stdin)
+                .output();
             let s = service(&nova, &host);
             !s.forced_down && s.status == "enabled"
         });

@@ -52,14 +52,23 @@ fn main() {
     for (i, s) in socks.iter_mut().enumerate() {
         let mut buf = [0u8; 512];
         match s.read(&mut buf) {
-            Ok(k) if k > 0 => println!("conn {i:2}: answered ({})", String::from_utf8_lossy(&buf[..k]).lines().next().unwrap_or("")),
+            Ok(k) if k > 0 => println!(
+                "conn {i:2}: answered ({})",
+                String::from_utf8_lossy(&buf[..k])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            ),
             _ => {
                 println!("conn {i:2}: NO ANSWER after 2 s (request sent, connection open)");
                 stuck.push(i);
             }
         }
     }
-    println!("{} of {n} keep-alive connections got no answer", stuck.len());
+    println!(
+        "{} of {n} keep-alive connections got no answer",
+        stuck.len()
+    );
     if !stuck.is_empty() {
         // Close one answered (idle keep-alive) connection: its pool thread
         // is freed and picks up exactly one queued connection.
@@ -70,15 +79,23 @@ fn main() {
         let mut unstuck = 0;
         for &i in &stuck {
             let mut buf = [0u8; 512];
-            socks[i].set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            socks[i]
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
             if let Ok(k) = socks[i].read(&mut buf) {
                 if k > 0 {
                     unstuck += 1;
-                    println!("after closing idle conn {answered}: conn {i} answered ({:.0} ms later)", t.elapsed().as_secs_f64() * 1e3);
+                    println!(
+                        "after closing idle conn {answered}: conn {i} answered ({:.0} ms later)",
+                        t.elapsed().as_secs_f64() * 1e3
+                    );
                 }
             }
         }
-        println!("closing 1 idle keep-alive connection released {unstuck} of {} stuck requests", stuck.len());
+        println!(
+            "closing 1 idle keep-alive connection released {unstuck} of {} stuck requests",
+            stuck.len()
+        );
         std::process::exit(1);
     }
 }

@@ -1,14 +1,15 @@
 //! HTTP surface: Keystone v3, Nova v2.1, Glance v2.
 
+use crate::http::{HttpRequest, HttpResponse};
 use crate::state::{Mv, State};
 use crate::util::{
-    nova_bool, parse_query, pct_encode, py_repr, stable_hex, ts_keystone, ts_micro, ts_z, NOVA_BOOL_ENUM,
+    nova_bool, parse_query, pct_encode, py_repr, stable_hex, ts_keystone, ts_micro, ts_z,
+    NOVA_BOOL_ENUM,
 };
 use crate::{RequestRecord, Shared};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
-use crate::http::{HttpRequest, HttpResponse};
 
 pub struct Reply {
     pub status: u16,
@@ -56,7 +57,10 @@ fn fault_name(status: u16) -> &'static str {
 
 fn nova_err(status: u16, msg: &str) -> Reply {
     let mut m = Map::new();
-    m.insert(fault_name(status).into(), json!({"code": status, "message": msg}));
+    m.insert(
+        fault_name(status).into(),
+        json!({"code": status, "message": msg}),
+    );
     Reply::json(status, Value::Object(m))
 }
 
@@ -70,8 +74,10 @@ fn keystone_err(status: u16, title: &str, msg: &str) -> Reply {
 const UNAUTH_MSG: &str = "The request you have made requires authentication.";
 
 fn unauthorized(base: &str) -> Reply {
-    keystone_err(401, "Unauthorized", UNAUTH_MSG)
-        .header("WWW-Authenticate", &format!("Keystone uri=\"{base}/identity\""))
+    keystone_err(401, "Unauthorized", UNAUTH_MSG).header(
+        "WWW-Authenticate",
+        &format!("Keystone uri=\"{base}/identity\""),
+    )
 }
 
 fn reason(status: u16) -> &'static str {
@@ -120,7 +126,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn q(&self, k: &str) -> Option<&str> {
-        self.query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -162,11 +171,11 @@ pub fn handle(sh: &Shared, rq: HttpRequest) -> HttpResponse {
             microversion: mv_new.or(mv_old),
         });
         let m = &ctx.method;
-        if let Some(inj) = st
-            .injections
-            .iter_mut()
-            .find(|i| i.remaining > 0 && (i.method == "*" || &i.method == m) && ctx.path.starts_with(&i.prefix))
-        {
+        if let Some(inj) = st.injections.iter_mut().find(|i| {
+            i.remaining > 0
+                && (i.method == "*" || &i.method == m)
+                && ctx.path.starts_with(&i.prefix)
+        }) {
             inj.remaining -= 1;
             if inj.status == 0 {
                 delay = inj.delay;
@@ -202,7 +211,12 @@ pub fn handle(sh: &Shared, rq: HttpRequest) -> HttpResponse {
     let mut headers = vec![("x-openstack-request-id".to_string(), rid)];
     headers.extend(reply.headers);
     sh.record_timing(&ctx.method, &ctx.path, started);
-    HttpResponse { status: reply.status, reason: reason(reply.status), headers, body: reply.body }
+    HttpResponse {
+        status: reply.status,
+        reason: reason(reply.status),
+        headers,
+        body: reply.body,
+    }
 }
 
 fn route(c: &Ctx) -> Reply {
@@ -238,7 +252,10 @@ fn identity_version(base: &str) -> Value {
 fn keystone(c: &Ctx, p: &str) -> Reply {
     let base = &c.sh.base;
     match (c.method.as_str(), p) {
-        ("GET", "/identity") => Reply::json(300, json!({"versions": {"values": [identity_version(base)]}})),
+        ("GET", "/identity") => Reply::json(
+            300,
+            json!({"versions": {"values": [identity_version(base)]}}),
+        ),
         ("GET", "/identity/v3") => Reply::json(200, json!({"version": identity_version(base)})),
         ("POST", "/identity/v3/auth/tokens") => issue_token(c),
         ("GET", "/identity/v3/auth/tokens") => {
@@ -280,9 +297,19 @@ fn catalog(base: &str) -> Value {
         json!({"endpoints": eps, "id": stable_hex(seed), "type": typ, "name": name})
     };
     json!([
-        svc("compute", "nova", format!("{base}/compute/v2.1"), "svc-compute"),
+        svc(
+            "compute",
+            "nova",
+            format!("{base}/compute/v2.1"),
+            "svc-compute"
+        ),
         svc("image", "glance", format!("{base}/image"), "svc-image"),
-        svc("identity", "keystone", format!("{base}/identity"), "svc-identity"),
+        svc(
+            "identity",
+            "keystone",
+            format!("{base}/identity"),
+            "svc-identity"
+        ),
     ])
 }
 
@@ -353,11 +380,16 @@ fn issue_token(c: &Ctx) -> Reply {
         if let Some(id) = u.get("id").and_then(Value::as_str) {
             return id == user_id;
         }
-        u.get("name").and_then(Value::as_str) == Some(cfg.username.as_str()) && domain_ok(u.get("domain"))
+        u.get("name").and_then(Value::as_str) == Some(cfg.username.as_str())
+            && domain_ok(u.get("domain"))
     };
     let (method, scoped) = if methods.contains(&"application_credential") {
         let Some(ac) = identity.get("application_credential") else {
-            return keystone_err(400, "Bad Request", "'application_credential' is a required property");
+            return keystone_err(
+                400,
+                "Bad Request",
+                "'application_credential' is a required property",
+            );
         };
         let secret = ac.get("secret").and_then(Value::as_str).unwrap_or("");
         let found = cfg.app_creds.iter().any(|(id, name, sec)| {
@@ -378,7 +410,9 @@ fn issue_token(c: &Ctx) -> Reply {
         let Some(u) = identity.pointer("/password/user") else {
             return keystone_err(400, "Bad Request", "'user' is a required property");
         };
-        if !user_matches(u) || u.get("password").and_then(Value::as_str) != Some(cfg.password.as_str()) {
+        if !user_matches(u)
+            || u.get("password").and_then(Value::as_str) != Some(cfg.password.as_str())
+        {
             return unauthorized(base);
         }
         let scoped = match body.pointer("/auth/scope") {
@@ -455,18 +489,32 @@ fn glance(c: &Ctx, p: &str) -> Reply {
     // custom property as `name=value`; `limit`/`marker` paging.
     if (p == "/image/v2/images" || p == "/image/v2/images/") && c.method == "GET" {
         let st = c.sh.lock();
-        let tags: Vec<&str> = c.query.iter().filter(|(k, _)| k == "tag").map(|(_, v)| v.as_str()).collect();
+        let tags: Vec<&str> = c
+            .query
+            .iter()
+            .filter(|(k, _)| k == "tag")
+            .map(|(_, v)| v.as_str())
+            .collect();
         let props: Vec<(&str, &str)> = c
             .query
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "tag" | "limit" | "marker" | "sort_key" | "sort_dir" | "visibility"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "tag" | "limit" | "marker" | "sort_key" | "sort_dir" | "visibility"
+                )
+            })
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let mut imgs: Vec<&crate::state::Image> = st
             .images
             .values()
             .filter(|i| tags.iter().all(|t| i.tags.iter().any(|x| x == t)))
-            .filter(|i| props.iter().all(|(k, v)| i.properties.get(*k).is_some_and(|x| x == v)))
+            .filter(|i| {
+                props
+                    .iter()
+                    .all(|(k, v)| i.properties.get(*k).is_some_and(|x| x == v))
+            })
             .collect();
         imgs.sort_by(|a, b| a.id.cmp(&b.id));
         if let Some(m) = c.q("marker") {
@@ -489,7 +537,8 @@ fn glance(c: &Ctx, p: &str) -> Reply {
                 Value::Object(m)
             })
             .collect();
-        let mut doc = json!({"images": list, "first": "/v2/images", "schema": "/v2/schemas/images"});
+        let mut doc =
+            json!({"images": list, "first": "/v2/images", "schema": "/v2/schemas/images"});
         if more {
             let last = imgs.last().map(|i| i.id.clone()).unwrap_or_default();
             doc["next"] = json!(format!("/v2/images?marker={last}&limit={limit}"));
@@ -619,7 +668,8 @@ fn compute(c: &Ctx, p: &str) -> Reply {
     let segs: Vec<&str> = rest.split('/').collect();
     let mut r = nova_route(c, &segs, mv);
     let v = mv_str(mv);
-    r.headers.push(("OpenStack-API-Version".into(), format!("compute {v}")));
+    r.headers
+        .push(("OpenStack-API-Version".into(), format!("compute {v}")));
     r.headers.push(("X-OpenStack-Nova-API-Version".into(), v));
     r.headers.push((
         "Vary".into(),
@@ -732,7 +782,9 @@ fn server_json(c: &Ctx, st: &State, s: &crate::state::Server, mv: Mv) -> Value {
         json!({"id": f.id, "links": [{"rel": "bookmark", "href": format!("{base}/compute/flavors/{}", f.id)}]})
     };
     let image = match &s.image {
-        Some(i) => json!({"id": i, "links": [{"rel": "bookmark", "href": format!("{base}/compute/images/{i}")}]}),
+        Some(i) => {
+            json!({"id": i, "links": [{"rel": "bookmark", "href": format!("{base}/compute/images/{i}")}]})
+        }
         None => json!(""),
     };
     let host_id = s.host.as_ref().map(|h| {
@@ -842,13 +894,24 @@ fn list_servers(c: &Ctx, mv: Mv, detail: bool) -> Reply {
         .map(|(_, s)| s)
         .filter(|s| all_tenants || s.tenant_id == project)
         .filter(|s| host.map(|h| s.host.as_deref() == Some(h)).unwrap_or(true))
-        .filter(|s| status.map(|x| s.status().eq_ignore_ascii_case(x)).unwrap_or(true))
+        .filter(|s| {
+            status
+                .map(|x| s.status().eq_ignore_ascii_case(x))
+                .unwrap_or(true)
+        })
         .take(limit)
         .collect();
     servers_page(c, &st, page, limit, mv, detail)
 }
 
-fn servers_page(c: &Ctx, st: &State, page: Vec<&crate::state::Server>, limit: usize, mv: Mv, detail: bool) -> Reply {
+fn servers_page(
+    c: &Ctx,
+    st: &State,
+    page: Vec<&crate::state::Server>,
+    limit: usize,
+    mv: Mv,
+    detail: bool,
+) -> Reply {
     let items: Vec<Value> = page
         .iter()
         .map(|s| {
@@ -950,7 +1013,10 @@ fn start_stop(c: &Ctx, id: &str, start: bool) -> Reply {
     if !ok_states.contains(&s.vm_state.as_str()) {
         return nova_err(
             409,
-            &format!("Cannot '{action}' instance {id} while it is in vm_state {}", s.vm_state),
+            &format!(
+                "Cannot '{action}' instance {id} while it is in vm_state {}",
+                s.vm_state
+            ),
         );
     }
     if let Some(ts) = &s.task_state {
@@ -986,7 +1052,11 @@ fn start_stop(c: &Ctx, id: &str, start: bool) -> Reply {
 fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
     // 1. JSON schema, per microversion.
     let Some(ev) = arg.as_object() else {
-        return invalid_input("evacuate", arg, &format!("{} is not of type 'object'", py_repr(arg)));
+        return invalid_input(
+            "evacuate",
+            arg,
+            &format!("{} is not of type 'object'", py_repr(arg)),
+        );
     };
     let mut allowed = vec!["host", "adminPass"];
     if mv < (2, 14) {
@@ -1001,7 +1071,9 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
     let mut on_shared = false;
     if mv < (2, 14) {
         match ev.get("onSharedStorage") {
-            None => return invalid_input("evacuate", arg, "'onSharedStorage' is a required property"),
+            None => {
+                return invalid_input("evacuate", arg, "'onSharedStorage' is a required property")
+            }
             Some(v) => match nova_bool(v) {
                 Some(b) => on_shared = b,
                 None => {
@@ -1018,20 +1090,40 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
         None => None,
         Some(Value::String(h)) if !h.is_empty() && h.len() <= 255 => Some(h.clone()),
         Some(v @ Value::String(_)) => {
-            return invalid_input("host", v, &format!("{} does not match '^[a-zA-Z0-9-._]*$'", py_repr(v)))
+            return invalid_input(
+                "host",
+                v,
+                &format!("{} does not match '^[a-zA-Z0-9-._]*$'", py_repr(v)),
+            )
         }
-        Some(v) => return invalid_input("host", v, &format!("{} is not of type 'string'", py_repr(v))),
+        Some(v) => {
+            return invalid_input(
+                "host",
+                v,
+                &format!("{} is not of type 'string'", py_repr(v)),
+            )
+        }
     };
     let force = match ev.get("force") {
         None => false,
         Some(v) => match nova_bool(v) {
             Some(b) => b,
-            None => return invalid_input("force", v, &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v))),
+            None => {
+                return invalid_input(
+                    "force",
+                    v,
+                    &format!("{} is not one of {NOVA_BOOL_ENUM}", py_repr(v)),
+                )
+            }
         },
     };
     if let Some(pw) = ev.get("adminPass") {
         if !pw.is_string() {
-            return invalid_input("adminPass", pw, &format!("{} is not of type 'string'", py_repr(pw)));
+            return invalid_input(
+                "adminPass",
+                pw,
+                &format!("{} is not of type 'string'", py_repr(pw)),
+            );
         }
     }
     let now = Instant::now();
@@ -1070,7 +1162,10 @@ fn evacuate(c: &Ctx, id: &str, arg: &Value, mv: Mv) -> Reply {
     }
     let source = srv.host.clone().unwrap_or_default();
     if st.compute_up(&source, now) {
-        return nova_err(400, &format!("Compute service of {source} is still in use."));
+        return nova_err(
+            400,
+            &format!("Compute service of {source} is still in use."),
+        );
     }
     // 5. accepted: scheduling happens behind the API (errors show on the
     // migration, not in the response), except a forced host (2.29-2.67).
@@ -1111,7 +1206,14 @@ fn service_json(st: &State, s: &crate::state::Service, mv: Mv) -> Value {
         "disabled_reason": s.disabled_reason,
     });
     let o = v.as_object_mut().unwrap();
-    o.insert("id".into(), if mv >= (2, 53) { json!(s.uuid) } else { json!(s.id) });
+    o.insert(
+        "id".into(),
+        if mv >= (2, 53) {
+            json!(s.uuid)
+        } else {
+            json!(s.id)
+        },
+    );
     if mv >= (2, 11) {
         o.insert("forced_down".into(), json!(s.forced_down));
     }
@@ -1126,7 +1228,11 @@ fn list_services(c: &Ctx, mv: Mv) -> Reply {
         .services
         .iter()
         .filter(|s| host.map(|h| h.is_empty() || s.host == h).unwrap_or(true))
-        .filter(|s| binary.map(|b| b.is_empty() || s.binary == b).unwrap_or(true))
+        .filter(|s| {
+            binary
+                .map(|b| b.is_empty() || s.binary == b)
+                .unwrap_or(true)
+        })
         .map(|s| service_json(&st, s, mv))
         .collect();
     Reply::json(200, json!({"services": list}))
@@ -1154,7 +1260,11 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
         Err(_) => return nova_err(400, "Malformed request body"),
     };
     let Some(obj) = body.as_object() else {
-        return invalid_input("body", &body, &format!("{} is not of type 'object'", py_repr(&body)));
+        return invalid_input(
+            "body",
+            &body,
+            &format!("{} is not of type 'object'", py_repr(&body)),
+        );
     };
     if mv >= (2, 53) {
         if !is_uuid_like(id) {
@@ -1177,7 +1287,13 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
         let reason = match obj.get("disabled_reason") {
             None => None,
             Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => Some(s.clone()),
-            Some(v) => return invalid_input("disabled_reason", v, &format!("{} is not of type 'string'", py_repr(v))),
+            Some(v) => {
+                return invalid_input(
+                    "disabled_reason",
+                    v,
+                    &format!("{} is not of type 'string'", py_repr(v)),
+                )
+            }
         };
         let forced = match obj.get("forced_down") {
             None => None,
@@ -1193,7 +1309,10 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
             },
         };
         if reason.is_some() && status.as_deref() != Some("disabled") {
-            return nova_err(400, "Specifying 'disabled_reason' with status 'enabled' is invalid.");
+            return nova_err(
+                400,
+                "Specifying 'disabled_reason' with status 'enabled' is invalid.",
+            );
         }
         if status.is_none() && forced.is_none() {
             return nova_err(
@@ -1255,8 +1374,15 @@ fn update_service(c: &Ctx, id: &str, mv: Mv) -> Reply {
     let host = obj["host"].as_str().unwrap().to_string();
     let binary = obj["binary"].as_str().unwrap().to_string();
     let mut st = c.sh.lock();
-    let Some(idx) = st.services.iter().position(|s| s.host == host && s.binary == binary) else {
-        return nova_err(404, &format!("Could not find binary {binary} on host {host}."));
+    let Some(idx) = st
+        .services
+        .iter()
+        .position(|s| s.host == host && s.binary == binary)
+    else {
+        return nova_err(
+            404,
+            &format!("Could not find binary {binary} on host {host}."),
+        );
     };
     match action {
         "enable" => {

@@ -29,7 +29,10 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -85,42 +88,66 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    pub fn start(bind: &str, port: u16, workers: usize, handler: Arc<Handler>) -> std::io::Result<HttpServer> {
+    pub fn start(
+        bind: &str,
+        port: u16,
+        workers: usize,
+        handler: Arc<Handler>,
+    ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind((bind, port))?;
         let port = listener.local_addr()?.port();
         let inner = Arc::new(Inner {
             shutdown: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
-            slots: Slots { free: Mutex::new(workers.max(1)), cv: Condvar::new() },
+            slots: Slots {
+                free: Mutex::new(workers.max(1)),
+                cv: Condvar::new(),
+            },
         });
         let inn = inner.clone();
-        let accept = std::thread::Builder::new().name("nova-double-accept".into()).spawn(move || {
-            for stream in listener.incoming() {
-                if inn.shutdown.load(Ordering::SeqCst) {
-                    break;
+        let accept = std::thread::Builder::new()
+            .name("nova-double-accept".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if inn.shutdown.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let id = inn.next_id.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(c) = stream.try_clone() {
+                        inn.conns
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id, c);
+                    }
+                    let inn2 = inn.clone();
+                    let h = handler.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("nova-double-conn-{id}"))
+                        .stack_size(256 * 1024)
+                        .spawn(move || {
+                            serve(&inn2, stream, &*h);
+                            inn2.conns
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&id);
+                        });
+                    if spawned.is_err() {
+                        inn.conns
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&id);
+                    }
                 }
-                let Ok(stream) = stream else { continue };
-                let _ = stream.set_nodelay(true);
-                let id = inn.next_id.fetch_add(1, Ordering::Relaxed);
-                if let Ok(c) = stream.try_clone() {
-                    inn.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, c);
-                }
-                let inn2 = inn.clone();
-                let h = handler.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("nova-double-conn-{id}"))
-                    .stack_size(256 * 1024)
-                    .spawn(move || {
-                        serve(&inn2, stream, &*h);
-                        inn2.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                    });
-                if spawned.is_err() {
-                    inn.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                }
-            }
-        })?;
-        Ok(HttpServer { inner, port, bind: bind.to_string(), accept: Some(accept) })
+            })?;
+        Ok(HttpServer {
+            inner,
+            port,
+            bind: bind.to_string(),
+            accept: Some(accept),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,12 +159,22 @@ impl Drop for HttpServer {
     fn drop(&mut self) {
         self.inner.shutdown.store(true, Ordering::SeqCst);
         // Wake the accept loop.
-        let host = if self.bind == "0.0.0.0" { "127.0.0.1" } else { self.bind.as_str() };
+        let host = if self.bind == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            self.bind.as_str()
+        };
         let _ = TcpStream::connect((host, self.port));
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
-        for (_, c) in self.inner.conns.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        for (_, c) in self
+            .inner
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
             let _ = c.shutdown(Shutdown::Both);
         }
     }
@@ -159,7 +196,10 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<(HttpRequest, boo
         Ok(_) => {}
     }
     let mut parts = line.trim_end().split(' ');
-    let (Some(method), Some(url), Some(version)) = (parts.next(), parts.next(), parts.next()) else { return Err(400) };
+    let (Some(method), Some(url), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(400);
+    };
     let (method, url, http10) = (method.to_string(), url.to_string(), version == "HTTP/1.0");
     let mut headers = Vec::new();
     loop {
@@ -172,10 +212,17 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<(HttpRequest, boo
         if h.is_empty() {
             break;
         }
-        let Some((k, v)) = h.split_once(':') else { return Err(400) };
+        let Some((k, v)) = h.split_once(':') else {
+            return Err(400);
+        };
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.to_ascii_lowercase());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
     if get("transfer-encoding").is_some() {
         // No client of the double sends chunked bodies.
         return Err(411);
@@ -190,7 +237,15 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<(HttpRequest, boo
     }
     let conn = get("connection").unwrap_or_default();
     let close = conn.contains("close") || (http10 && !conn.contains("keep-alive"));
-    Ok(Some((HttpRequest { method, url, headers, body }, close)))
+    Ok(Some((
+        HttpRequest {
+            method,
+            url,
+            headers,
+            body,
+        },
+        close,
+    )))
 }
 
 fn serve(inner: &Inner, stream: TcpStream, handler: &Handler) {
@@ -202,7 +257,11 @@ fn serve(inner: &Inner, stream: TcpStream, handler: &Handler) {
             Ok(Some(x)) => x,
             Ok(None) => return,
             Err(status) => {
-                let _ = write!(wr, "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", reason(status));
+                let _ = write!(
+                    wr,
+                    "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    reason(status)
+                );
                 let _ = wr.flush();
                 return;
             }
@@ -214,7 +273,12 @@ fn serve(inner: &Inner, stream: TcpStream, handler: &Handler) {
         inner.slots.acquire();
         let resp = handler(rq);
         inner.slots.release();
-        let mut out = format!("HTTP/1.1 {} {}\r\nServer: nova-double\r\nContent-Length: {}\r\n", resp.status, resp.reason, resp.body.len());
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\nServer: nova-double\r\nContent-Length: {}\r\n",
+            resp.status,
+            resp.reason,
+            resp.body.len()
+        );
         for (k, v) in &resp.headers {
             out.push_str(k);
             out.push_str(": ");

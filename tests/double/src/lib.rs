@@ -381,7 +381,9 @@ impl Double {
         // The port is only known after binding: bind first, then fill in.
         let slot: Arc<std::sync::OnceLock<Arc<Shared>>> = Arc::new(std::sync::OnceLock::new());
         let s2 = slot.clone();
-        let handler = Arc::new(move |rq: http::HttpRequest| api::handle(s2.get().expect("double started"), rq));
+        let handler = Arc::new(move |rq: http::HttpRequest| {
+            api::handle(s2.get().expect("double started"), rq)
+        });
         let server = http::HttpServer::start(&cfg.bind, cfg.port, cfg.workers, handler)
             .unwrap_or_else(|e| panic!("nova-double: bind {}:{}: {e}", cfg.bind, cfg.port));
         let port = server.port();
@@ -449,7 +451,10 @@ impl Double {
                 id: id.to_string(),
                 name: format!("image-{}", &id[..id.len().min(8)]),
                 tags: tags.iter().map(|t| t.to_string()).collect(),
-                properties: properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                properties: properties
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 created: std::time::SystemTime::now(),
             },
         );
@@ -476,7 +481,10 @@ impl Double {
     pub fn mark_fenced(&self, host: &str) {
         self.set_compute_alive(host, false);
         self.set_forced_down(host, true);
-        let reason = format!("instance-ha: pending since {} by nova-double", util::ts_z(std::time::SystemTime::now()));
+        let reason = format!(
+            "instance-ha: pending since {} by nova-double",
+            util::ts_z(std::time::SystemTime::now())
+        );
         self.set_disabled(host, Some(&reason));
     }
     /// Disable (Some(reason)) or enable (None) a compute service directly.
@@ -489,7 +497,10 @@ impl Double {
     /// The next `n` accepted evacuations of this server fail on the
     /// destination: server ERROR (still on the source), migration `failed`.
     pub fn fail_next_evacuations(&self, server_id: &str, n: u32) {
-        self.shared.lock().fail_next.insert(server_id.to_string(), n);
+        self.shared
+            .lock()
+            .fail_next
+            .insert(server_id.to_string(), n);
     }
     /// The next `count` requests whose method matches (`"*"` for any) and
     /// whose path starts with `path_prefix` (e.g. "/compute/v2.1/servers")
@@ -524,7 +535,11 @@ impl Double {
     }
     pub fn clear_requests(&self) {
         self.shared.lock().log.clear();
-        self.shared.timings.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.shared
+            .timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
     /// TCP connections accepted so far (a keep-alive client reuses them).
     pub fn connections_accepted(&self) -> u64 {
@@ -533,11 +548,20 @@ impl Double {
     /// When each request was served, in order of completion (capped at
     /// 200,000).
     pub fn request_timings(&self) -> Vec<RequestTiming> {
-        self.shared.timings.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     /// Number of evacuate actions received for this server (accepted or not).
     pub fn evacuate_requests(&self, server_id: &str) -> usize {
-        self.shared.lock().evac_requests.get(server_id).copied().unwrap_or(0)
+        self.shared
+            .lock()
+            .evac_requests
+            .get(server_id)
+            .copied()
+            .unwrap_or(0)
     }
     pub fn server(&self, id: &str) -> Option<ServerView> {
         let st = self.shared.lock();

@@ -57,7 +57,9 @@ fn main() {
             "--password" => cfg = cfg.password(&val(&mut i)),
             "--max-microversion" => cfg = cfg.max_microversion(&val(&mut i)),
             "--workers" => cfg = cfg.workers(num(val(&mut i)) as usize),
-            "--service-down-ms" => cfg = cfg.service_down_time(Duration::from_millis(num(val(&mut i)))),
+            "--service-down-ms" => {
+                cfg = cfg.service_down_time(Duration::from_millis(num(val(&mut i))))
+            }
             "--token-ttl-s" => cfg = cfg.token_ttl(Duration::from_secs(num(val(&mut i)))),
             "--app-cred" => {
                 let v = val(&mut i);
@@ -83,7 +85,11 @@ fn main() {
     let double = Double::start(cfg);
     let mut n = 0usize;
     for (k, h) in double.hosts().into_iter().enumerate() {
-        let count = if k < failed { per_failed.unwrap_or(per_host) } else { per_host };
+        let count = if k < failed {
+            per_failed.unwrap_or(per_host)
+        } else {
+            per_host
+        };
         for j in 0..count {
             let mut spec = ServerSpec::new(&format!("vm-{h}-{j}"), &h);
             if evacuable {
@@ -119,7 +125,15 @@ fn main() {
                     let t: Vec<String> = double
                         .request_timings()
                         .iter()
-                        .map(|r| format!("[{:?},{:?},{:.6},{:.6}]", r.method, r.path, r.start.as_secs_f64(), r.end.as_secs_f64()))
+                        .map(|r| {
+                            format!(
+                                "[{:?},{:?},{:.6},{:.6}]",
+                                r.method,
+                                r.path,
+                                r.start.as_secs_f64(),
+                                r.end.as_secs_f64()
+                            )
+                        })
                         .collect();
                     println!("[{}]", t.join(","));
                     let _ = std::io::stdout().flush();

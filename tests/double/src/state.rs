@@ -49,7 +49,10 @@ impl Service {
         if self.alive {
             // reports every report_interval (10 s)
             let now = SystemTime::now();
-            let secs = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+            let secs = now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
             SystemTime::UNIX_EPOCH + Duration::from_secs(secs - secs % 10)
         } else {
             self.last_report
@@ -103,12 +106,16 @@ impl Server {
         match self.vm_state.as_str() {
             "error" => "ERROR",
             "active" => match ts {
-                Some("rebuilding") | Some("rebuild_block_device_mapping") | Some("rebuild_spawning") => "REBUILD",
+                Some("rebuilding")
+                | Some("rebuild_block_device_mapping")
+                | Some("rebuild_spawning") => "REBUILD",
                 Some("powering-off") => "ACTIVE",
                 _ => "ACTIVE",
             },
             "stopped" => match ts {
-                Some("rebuilding") | Some("rebuild_block_device_mapping") | Some("rebuild_spawning") => "REBUILD",
+                Some("rebuilding")
+                | Some("rebuild_block_device_mapping")
+                | Some("rebuild_spawning") => "REBUILD",
                 _ => "SHUTOFF",
             },
             "shelved_offloaded" => "SHELVED_OFFLOADED",
@@ -339,7 +346,10 @@ impl State {
             Some(spec.host.clone())
         };
         let now = SystemTime::now();
-        let tenant = spec.tenant.clone().unwrap_or_else(|| stable_hex("project:demo"));
+        let tenant = spec
+            .tenant
+            .clone()
+            .unwrap_or_else(|| stable_hex("project:demo"));
         self.servers.insert(
             seq,
             Server {
@@ -492,7 +502,13 @@ impl State {
     }
 
     /// Queue an accepted evacuation. Returns the migration index.
-    pub fn start_evacuation(&mut self, server_id: &str, dest: Option<String>, mv: Mv, now: Instant) -> usize {
+    pub fn start_evacuation(
+        &mut self,
+        server_id: &str,
+        dest: Option<String>,
+        mv: Mv,
+        now: Instant,
+    ) -> usize {
         let wall = SystemTime::now();
         let (source, orig, project, flavor) = {
             let s = self.server(server_id).expect("server exists");
@@ -530,7 +546,11 @@ impl State {
             None => (now, now),
             Some(d) if fail => {
                 let start = if self.serial {
-                    self.busy_until.get(d).copied().map(|b| b.max(now)).unwrap_or(now)
+                    self.busy_until
+                        .get(d)
+                        .copied()
+                        .map(|b| b.max(now))
+                        .unwrap_or(now)
                 } else {
                     now
                 };
@@ -538,7 +558,11 @@ impl State {
             }
             Some(d) => {
                 let start = if self.serial {
-                    self.busy_until.get(d).copied().map(|b| b.max(now)).unwrap_or(now)
+                    self.busy_until
+                        .get(d)
+                        .copied()
+                        .map(|b| b.max(now))
+                        .unwrap_or(now)
                 } else {
                     now
                 };
@@ -634,7 +658,12 @@ impl State {
             disabled_reason: s.disabled_reason.clone(),
             forced_down: s.forced_down,
             alive: s.alive,
-            state: if s.is_up(now, self.down_time) { "up" } else { "down" }.into(),
+            state: if s.is_up(now, self.down_time) {
+                "up"
+            } else {
+                "down"
+            }
+            .into(),
         }
     }
 

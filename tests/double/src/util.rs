@@ -79,7 +79,15 @@ fn parts(t: SystemTime) -> (i64, u32, u32, u64, u64, u64, u32) {
     let secs = d.as_secs();
     let (y, m, day) = civil_from_days((secs / 86400) as i64);
     let rem = secs % 86400;
-    (y, m, day, rem / 3600, (rem % 3600) / 60, rem % 60, d.subsec_micros())
+    (
+        y,
+        m,
+        day,
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_micros(),
+    )
 }
 
 /// "2026-11-21T20:50:26.000000" (Nova DB timestamps: services, migrations).
@@ -177,8 +185,12 @@ pub fn nova_bool(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
         Value::String(s) => match s.as_str() {
-            "True" | "TRUE" | "true" | "1" | "ON" | "On" | "on" | "YES" | "Yes" | "yes" => Some(true),
-            "False" | "FALSE" | "false" | "0" | "OFF" | "Off" | "off" | "NO" | "No" | "no" => Some(false),
+            "True" | "TRUE" | "true" | "1" | "ON" | "On" | "on" | "YES" | "Yes" | "yes" => {
+                Some(true)
+            }
+            "False" | "FALSE" | "false" | "0" | "OFF" | "Off" | "off" | "NO" | "No" | "no" => {
+                Some(false)
+            }
             _ => None,
         },
         _ => None,
@@ -199,7 +211,10 @@ mod tests {
     #[test]
     fn repr() {
         let v: Value = serde_json::json!({"host": "c1", "onSharedStorage": false, "x": null});
-        assert_eq!(py_repr(&v), "{'host': 'c1', 'onSharedStorage': False, 'x': None}");
+        assert_eq!(
+            py_repr(&v),
+            "{'host': 'c1', 'onSharedStorage': False, 'x': None}"
+        );
         assert_eq!(pct_decode("a%20b+c%2"), "a b c%2");
     }
     #[test]

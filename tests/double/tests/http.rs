@@ -17,7 +17,10 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 }
 
 fn service_uuid(nova: &Nova, host: &str) -> String {
-    let r = nova.get(&format!("/os-services?binary=nova-compute&host={host}"), "2.53");
+    let r = nova.get(
+        &format!("/os-services?binary=nova-compute&host={host}"),
+        "2.53",
+    );
     assert_eq!(r.status, 200);
     r.json()["services"][0]["id"].as_str().unwrap().to_string()
 }
@@ -52,7 +55,12 @@ fn keystone_password_success_failure_and_catalog() {
     let project_id = t["token"]["project"]["id"].as_str().unwrap();
     let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"id": user_id, "password": "pw"}}},
                                "scope": {"project": {"id": project_id}}}});
-    let r = request("POST", &format!("{}/auth/tokens", d.auth_url()), &[], Some(&body));
+    let r = request(
+        "POST",
+        &format!("{}/auth/tokens", d.auth_url()),
+        &[],
+        Some(&body),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
 
     let v = request("GET", &d.auth_url(), &[], None);
@@ -82,7 +90,12 @@ fn keystone_application_credential() {
 #[test]
 fn unauthenticated_and_revoked_tokens_get_401() {
     let d = Double::start(Config::new());
-    let r = request("GET", &format!("{}/os-services", d.compute_url()), &[], None);
+    let r = request(
+        "GET",
+        &format!("{}/os-services", d.compute_url()),
+        &[],
+        None,
+    );
     assert_eq!(r.status, 401);
     let nova = Nova::login(&d);
     assert_eq!(nova.get("/os-services", "2.53").status, 200);
@@ -121,7 +134,10 @@ fn microversion_negotiation() {
     let r = request(
         "GET",
         &format!("{}/os-services", d.compute_url()),
-        &[("X-Auth-Token", &nova.token), ("X-OpenStack-Nova-API-Version", "2.11")],
+        &[
+            ("X-Auth-Token", &nova.token),
+            ("X-OpenStack-Nova-API-Version", "2.11"),
+        ],
         None,
     );
     assert_eq!(r.header("X-OpenStack-Nova-API-Version"), Some("2.11"));
@@ -160,7 +176,11 @@ fn services_shapes_and_state() {
     assert_eq!(r["services"].as_array().unwrap().len(), 1);
     assert_eq!(s["id"].as_str().unwrap().len(), 36);
     assert_eq!(
-        (s["state"].as_str(), s["status"].as_str(), s["forced_down"].as_bool()),
+        (
+            s["state"].as_str(),
+            s["status"].as_str(),
+            s["forced_down"].as_bool()
+        ),
         (Some("up"), Some("enabled"), Some(false))
     );
     assert_eq!(s["zone"], "nova");
@@ -284,9 +304,17 @@ fn evacuate_microversion_rules_and_still_in_use() {
     assert_eq!(r.status, 400);
     // unknown target host
     d.set_compute_alive("compute-0", false);
-    let r = nova.call("POST", &path, "2.29", Some(&json!({"evacuate": {"host": "nope"}})));
+    let r = nova.call(
+        "POST",
+        &path,
+        "2.29",
+        Some(&json!({"evacuate": {"host": "nope"}})),
+    );
     assert_eq!(r.status, 404);
-    assert_eq!(r.json()["itemNotFound"]["message"], "Compute host nope not found.");
+    assert_eq!(
+        r.json()["itemNotFound"]["message"],
+        "Compute host nope not found."
+    );
     // accepted at 2.11 with onSharedStorage: adminPass body
     let r = nova.call(
         "POST",
@@ -350,14 +378,19 @@ fn evacuation_completes_keeping_power_state_and_shutoff_from_2_95() {
         Some(&json!({"evacuate": {}})),
     );
     assert_eq!(r.status, 409);
-    wait_until("evacuations", Duration::from_secs(5), || d.pending_evacuations() == 0);
+    wait_until("evacuations", Duration::from_secs(5), || {
+        d.pending_evacuations() == 0
+    });
     let a = d.server(&active).unwrap();
     assert_eq!((a.status.as_str(), a.power_state), ("ACTIVE", 1));
     assert_ne!(a.host.as_deref(), Some("compute-0"));
     assert_eq!(d.server(&off).unwrap().status, "SHUTOFF");
     assert_eq!(d.server(&err).unwrap().status, "ACTIVE");
     let l = d.server(&late).unwrap();
-    assert_eq!((l.status.as_str(), l.host.as_deref()), ("SHUTOFF", Some("compute-2")));
+    assert_eq!(
+        (l.status.as_str(), l.host.as_deref()),
+        ("SHUTOFF", Some("compute-2"))
+    );
     // spread over the two remaining hosts
     let hosts: std::collections::BTreeSet<_> = [&active, &off, &err]
         .iter()
@@ -424,7 +457,9 @@ fn force_up_refused_until_compute_restarts() {
         Some(&json!({"evacuate": {}})),
     );
     assert_eq!(r.status, 200);
-    wait_until("done", Duration::from_secs(5), || d.migrations()[0].status == "done");
+    wait_until("done", Duration::from_secs(5), || {
+        d.migrations()[0].status == "done"
+    });
     let r = nova.call(
         "PUT",
         &format!("/os-services/{id}"),
@@ -432,7 +467,10 @@ fn force_up_refused_until_compute_restarts() {
         Some(&json!({"forced_down": false})),
     );
     assert_eq!(r.status, 400);
-    let msg = r.json()["badRequest"]["message"].as_str().unwrap().to_string();
+    let msg = r.json()["badRequest"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         msg.contains("`done` evacuation migration records remain associated with the host"),
         "{msg}"
@@ -472,31 +510,50 @@ fn failed_evacuation_and_scheduling_error() {
     d.fail_next_evacuations(&vm, 1);
     let path = format!("/servers/{vm}/action");
     assert_eq!(
-        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}}))).status,
+        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}})))
+            .status,
         200
     );
-    wait_until("failed", Duration::from_secs(5), || d.pending_evacuations() == 0);
+    wait_until("failed", Duration::from_secs(5), || {
+        d.pending_evacuations() == 0
+    });
     let s = d.server(&vm).unwrap();
-    assert_eq!((s.status.as_str(), s.host.as_deref()), ("ERROR", Some("c0")));
+    assert_eq!(
+        (s.status.as_str(), s.host.as_deref()),
+        ("ERROR", Some("c0"))
+    );
     assert_eq!(d.migrations()[0].status, "failed");
     // ERROR servers can be evacuated again; target down -> NoValidHost
     d.set_compute_alive("c1", false);
     assert_eq!(
-        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}}))).status,
+        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {}})))
+            .status,
         200
     );
-    wait_until("error", Duration::from_secs(5), || d.pending_evacuations() == 0);
+    wait_until("error", Duration::from_secs(5), || {
+        d.pending_evacuations() == 0
+    });
     assert_eq!(d.migrations()[1].status, "error");
     assert_eq!(d.server(&vm).unwrap().task_state, None);
     d.set_compute_alive("c1", true);
     assert_eq!(
-        nova.call("POST", &path, "2.95", Some(&json!({"evacuate": {"host": "c1"}})))
-            .status,
+        nova.call(
+            "POST",
+            &path,
+            "2.95",
+            Some(&json!({"evacuate": {"host": "c1"}}))
+        )
+        .status,
         200
     );
-    wait_until("done", Duration::from_secs(5), || d.pending_evacuations() == 0);
+    wait_until("done", Duration::from_secs(5), || {
+        d.pending_evacuations() == 0
+    });
     let s = d.server(&vm).unwrap();
-    assert_eq!((s.status.as_str(), s.host.as_deref()), ("SHUTOFF", Some("c1")));
+    assert_eq!(
+        (s.status.as_str(), s.host.as_deref()),
+        ("SHUTOFF", Some("c1"))
+    );
 }
 
 #[test]
@@ -529,7 +586,9 @@ fn serial_per_destination() {
         d.server(&ids[0]).unwrap().status == "ACTIVE"
     });
     assert_eq!(d.server(&ids[3]).unwrap().status, "REBUILD");
-    wait_until("all", Duration::from_secs(5), || d.pending_evacuations() == 0);
+    wait_until("all", Duration::from_secs(5), || {
+        d.pending_evacuations() == 0
+    });
     assert!(t0.elapsed() >= Duration::from_millis(400));
 }
 
@@ -557,13 +616,19 @@ fn servers_paging_flavors_and_images() {
             .len(),
         0
     );
-    let mut url = format!("{}/servers/detail?all_tenants=1&host=compute-1", d.compute_url());
+    let mut url = format!(
+        "{}/servers/detail?all_tenants=1&host=compute-1",
+        d.compute_url()
+    );
     let mut seen = Vec::new();
     loop {
         let r = request(
             "GET",
             &url,
-            &[("X-Auth-Token", &nova.token), ("OpenStack-API-Version", "compute 2.53")],
+            &[
+                ("X-Auth-Token", &nova.token),
+                ("OpenStack-API-Version", "compute 2.53"),
+            ],
             None,
         )
         .json();
@@ -580,7 +645,10 @@ fn servers_paging_flavors_and_images() {
     assert_eq!(seen.len(), 7);
     assert_eq!(seen[0], "v6");
     let first = nova
-        .get("/servers/detail?all_tenants=1&host=compute-1&limit=1", "2.46")
+        .get(
+            "/servers/detail?all_tenants=1&host=compute-1&limit=1",
+            "2.46",
+        )
         .json();
     assert!(first["servers"][0]["flavor"]["id"].is_string());
     // flavors: private listed with is_public=None
@@ -601,7 +669,9 @@ fn servers_paging_flavors_and_images() {
         1
     );
     let fid = ha["id"].as_str().unwrap();
-    let es = nova.get(&format!("/flavors/{fid}/os-extra_specs"), "2.1").json();
+    let es = nova
+        .get(&format!("/flavors/{fid}/os-extra_specs"), "2.1")
+        .json();
     assert_eq!(es, json!({"extra_specs": {"evacuable": "true"}}));
     // glance
     let img = request(
@@ -658,7 +728,10 @@ fn concurrent_requests_finish_in_about_one_latency() {
                 request(
                     "GET",
                     &url,
-                    &[("X-Auth-Token", &token), ("OpenStack-API-Version", "compute 2.53")],
+                    &[
+                        ("X-Auth-Token", &token),
+                        ("OpenStack-API-Version", "compute 2.53"),
+                    ],
                     None,
                 )
                 .status
@@ -698,14 +771,17 @@ fn a_burst_of_keep_alive_connections_is_served() {
         .collect();
     for round in 0..3 {
         for s in &socks {
-            (&*s).write_all(b"GET /identity/v3 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            (&*s)
+                .write_all(b"GET /identity/v3 HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
         }
         for (i, s) in socks.iter().enumerate() {
             // Liveness bound, not a timing: tiny_http never answered some.
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let mut r = BufReader::new(s);
             let mut status = String::new();
-            r.read_line(&mut status).unwrap_or_else(|e| panic!("connection {i}, request {round}: no answer: {e}"));
+            r.read_line(&mut status)
+                .unwrap_or_else(|e| panic!("connection {i}, request {round}: no answer: {e}"));
             assert!(status.starts_with("HTTP/1.1 200"), "{status}");
             let mut len = 0;
             loop {
@@ -722,5 +798,9 @@ fn a_burst_of_keep_alive_connections_is_served() {
             r.read_exact(&mut body).unwrap();
         }
     }
-    assert_eq!(d.connections_accepted(), n as u64, "keep-alive: one connection per client");
+    assert_eq!(
+        d.connections_accepted(),
+        n as u64,
+        "keep-alive: one connection per client"
+    );
 }

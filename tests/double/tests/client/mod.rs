@@ -31,7 +31,9 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
         None => (rest, "/"),
     };
     let mut s = TcpStream::connect(hostport).expect("connect");
-    let payload = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+    let payload = body
+        .map(|b| serde_json::to_vec(b).unwrap())
+        .unwrap_or_default();
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nAccept: application/json\r\n");
     for (k, v) in headers {
@@ -48,7 +50,14 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("http response");
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| {
             l.split_once(':')
@@ -58,8 +67,16 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
-    Resp { status, headers, body }
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut s: &str) -> String {
