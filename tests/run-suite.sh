@@ -31,7 +31,8 @@ want() { [[ " $STAGES " == *" $1 "* ]]; }
 teardown() {
   set +e
   step "teardown"
-  bash tests/harness/openstack.sh down >/dev/null 2>&1
+  # WIPE: every stage starts from empty databases, whatever ran before
+  WIPE=1 bash tests/harness/openstack.sh down >/dev/null 2>&1
   bash tests/harness/pcmk.sh multi-down >/dev/null 2>&1
   bash tests/harness/pcmk.sh single-down >/dev/null 2>&1
 }
@@ -91,16 +92,22 @@ if want single; then
   bash tests/harness/openstack.sh up
   step "single: real tests"
   ctest single --release --test real -- --ignored --test-threads=1 || rc=1
-  bash tests/harness/openstack.sh down
+  WIPE=1 bash tests/harness/openstack.sh down
   bash tests/harness/pcmk.sh single-down
 fi
 
 if want multi; then
   step "multi: cluster with remote compute nodes (see tests/scenarios)"
-  if [ -x tests/scenarios/run.sh ]; then
-    bash tests/scenarios/run.sh || rc=1
+  teardown
+  # run.sh prints PASS/FAIL per check and ends with "N passed, N failed"
+  # (one per scenario); that line joins the total.
+  bash tests/scenarios/run.sh 2>&1 | tee "$LOGDIR/multi.log" || rc=1
+  m=$(tail -1 "$LOGDIR/multi.log")
+  if [[ $m =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    echo "test result: multi. ${BASH_REMATCH[1]} passed; ${BASH_REMATCH[2]} failed" >>"$LOGDIR/results"
   else
-    echo "no scenario runner yet"
+    echo "test result: FAILED. 0 passed; 1 failed (multi: no summary line)" >>"$LOGDIR/results"
+    rc=1
   fi
 fi
 
