@@ -460,6 +460,13 @@ pub fn evacuate(
         drop(tx);
 
         let mut last_poll = Instant::now() - cfg.poll_interval;
+        // A poll that saw instances arrive is followed at once by the next
+        // one: arrivals come in waves while requests are being accepted,
+        // and waiting a whole interval after each wave left the bound idle
+        // (bench/scale.rs: a 1.5 s tail of single reads). A poll that saw
+        // nothing new waits the interval, so a slow evacuation costs one
+        // migration read per host per interval, as before.
+        let mut progressed = false;
         loop {
             let now_i = Instant::now();
             // Send what is due.
@@ -546,8 +553,12 @@ pub fn evacuate(
             let tracking = items
                 .iter()
                 .any(|i| matches!(i.state, State::Requested { .. }));
-            if tracking && last_poll.elapsed() >= cfg.poll_interval {
+            if tracking && (progressed || last_poll.elapsed() >= cfg.poll_interval) {
                 last_poll = Instant::now();
+                let done_before = items
+                    .iter()
+                    .filter(|i| matches!(i.state, State::Done))
+                    .count();
                 let polled = {
                     let _p = permit(cfg);
                     nova.migrations(&MigrationFilter::evacuations_from(host))
@@ -558,22 +569,34 @@ pub fn evacuate(
                         // parallel, within what the bound leaves free:
                         // one after the other they took a latency each
                         // (100 instances, 30 ms: 3 s per poll).
-                        let in_flight = items
-                            .iter()
-                            .filter(|i| matches!(i.state, State::Queued))
-                            .count();
-                        let mut servers = read_ended(
-                            nova,
-                            &items,
-                            &migs,
-                            cfg.concurrency.saturating_sub(in_flight).max(1),
-                            cfg,
-                        );
+                        // Without a shared limiter, `concurrency` bounds
+                        // this host's requests: the reads get what the
+                        // evacuate requests leave. With one, the limiter
+                        // bounds everything; counting queued requests here
+                        // as in flight left a host with many requests
+                        // still queued one reader thread (scale bench: a
+                        // 2 s tail of serial reads on half the hosts).
+                        let threads = if cfg.limiter.is_some() {
+                            cfg.concurrency
+                        } else {
+                            let queued = items
+                                .iter()
+                                .filter(|i| matches!(i.state, State::Queued))
+                                .count();
+                            cfg.concurrency.saturating_sub(queued.min(cfg.concurrency))
+                        };
+                        let mut servers = read_ended(nova, &items, &migs, threads.max(1), cfg);
                         for it in items.iter_mut() {
                             follow(nova, host, it, &migs, &mut servers, cfg, observe);
                         }
+                        progressed = items
+                            .iter()
+                            .filter(|i| matches!(i.state, State::Done))
+                            .count()
+                            > done_before;
                     }
                     Err(e) => {
+                        progressed = false;
                         crate::warn!("{host}: cannot read evacuation records ({e}); retrying")
                     }
                 }
