@@ -7,7 +7,14 @@
                                          Nova's own limit, the reference point
   evacuate-helper.py wait-moved HOST IDS_FILE [TIMEOUT]
                                          until every id is ACTIVE/SHUTOFF elsewhere
+  evacuate-helper.py wait-accepted HOST IDS_FILE SINCE_EPOCH [TIMEOUT]
+                                         until Nova holds an evacuation record (made
+                                         when it accepts the request) for every id;
+                                         polls every 0.1 s
+  evacuate-helper.py delete-all HOST     delete every server (waits until gone), so
+                                         that each mode starts from the same cloud
 """
+import datetime
 import os
 import sys
 import threading
@@ -46,6 +53,32 @@ elif cmd == "all-at-once":
     [t.join() for t in threads]
     if errors:
         sys.exit("\n".join(errors))
+elif cmd == "wait-accepted":
+    ids = set(open(sys.argv[3]).read().split())
+    since = float(sys.argv[4])
+    timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 600
+    t = time.time()
+    seen = set()
+    while time.time() - t < timeout:
+        for m in NOVA.get(f"/os-migrations?source_compute={host}&migration_type=evacuation",
+                          microversion="2.59").json()["migrations"]:
+            created = datetime.datetime.fromisoformat(m["created_at"]).replace(tzinfo=datetime.timezone.utc)
+            if m["instance_uuid"] in ids and created.timestamp() >= since - 1:
+                seen.add(m["instance_uuid"])
+        if seen >= ids:
+            sys.exit(0)
+        time.sleep(0.1)
+    sys.exit(f"timeout: {len(seen)}/{len(ids)} accepted")
+elif cmd == "delete-all":
+    def every():
+        return [s["id"] for s in NOVA.get("/servers/detail?all_tenants=1").json()["servers"]]
+    for i in every():
+        NOVA.delete(f"/servers/{i}", raise_exc=False)
+    t = time.time()
+    while every() and time.time() - t < 300:
+        time.sleep(1)
+    if every():
+        sys.exit("servers left after 300 s")
 elif cmd == "wait-moved":
     ids = set(open(sys.argv[3]).read().split())
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 1200

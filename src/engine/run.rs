@@ -569,23 +569,12 @@ pub fn evacuate(
                         // parallel, within what the bound leaves free:
                         // one after the other they took a latency each
                         // (100 instances, 30 ms: 3 s per poll).
-                        // Without a shared limiter, `concurrency` bounds
-                        // this host's requests: the reads get what the
-                        // evacuate requests leave. With one, the limiter
-                        // bounds everything; counting queued requests here
-                        // as in flight left a host with many requests
-                        // still queued one reader thread (scale bench: a
-                        // 2 s tail of serial reads on half the hosts).
-                        let threads = if cfg.limiter.is_some() {
-                            cfg.concurrency
-                        } else {
-                            let queued = items
-                                .iter()
-                                .filter(|i| matches!(i.state, State::Queued))
-                                .count();
-                            cfg.concurrency.saturating_sub(queued.min(cfg.concurrency))
-                        };
-                        let mut servers = read_ended(nova, &items, &migs, threads.max(1), cfg);
+                        let queued = items
+                            .iter()
+                            .filter(|i| matches!(i.state, State::Queued))
+                            .count();
+                        let threads = reader_threads(cfg, queued);
+                        let mut servers = read_ended(nova, &items, &migs, threads, cfg);
                         for it in items.iter_mut() {
                             follow(nova, host, it, &migs, &mut servers, cfg, observe);
                         }
@@ -674,6 +663,21 @@ fn retry_or_fail(it: &mut Item, cfg: &RunConfig, reason: &str, observe: &(dyn Fn
 }
 
 /// The latest migration of a followed instance, if it has ended.
+/// How many arrival reads a poll may run at once, `queued` evacuate
+/// requests of this host being queued or in flight. Without a shared
+/// limiter, `concurrency` bounds this host's requests: the reads get what
+/// the evacuate requests leave. With one, the limiter bounds everything;
+/// counting queued requests as in flight there left a host with many
+/// requests still queued a single reader (bench/scale.rs: a 2 s tail of
+/// serial reads on half the hosts, 47% of the limit).
+fn reader_threads(cfg: &RunConfig, queued: usize) -> usize {
+    if cfg.limiter.is_some() {
+        cfg.concurrency.max(1)
+    } else {
+        cfg.concurrency.saturating_sub(queued).max(1)
+    }
+}
+
 fn ended(it: &Item, migs: &[Migration]) -> Option<Migration> {
     let State::Requested { since_epoch, .. } = it.state else {
         return None;
@@ -873,6 +877,22 @@ mod tests {
             "an old record is not this failure's"
         );
         assert!(latest(&m, "b", None).is_some());
+    }
+
+    #[test]
+    fn regression_reads_are_not_starved_by_queued_requests_under_a_limiter() {
+        let alone = RunConfig {
+            concurrency: 16,
+            ..RunConfig::default()
+        };
+        assert_eq!(reader_threads(&alone, 0), 16);
+        assert_eq!(reader_threads(&alone, 10), 6);
+        assert_eq!(reader_threads(&alone, 90), 1);
+        let shared = RunConfig {
+            limiter: Some(Limiter::new(64)),
+            ..alone
+        };
+        assert_eq!(reader_threads(&shared, 90), 16);
     }
 
     #[test]
