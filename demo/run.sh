@@ -77,7 +77,8 @@ teardown() {
   set +e
   [ "${DEMO_KEEP:-0}" = 1 ] && { echo "DEMO_KEEP=1: lab left up (tests/harness/openstack.sh down; tests/harness/pcmk.sh multi-down)"; return; }
   echo; echo "Tearing down (only what the demo started, by PID)..."
-  [ -n "${LOGTAIL:-}" ] && kill "$LOGTAIL" 2>/dev/null
+  # the log tail is a subshell running tail | python: stop all three
+  [ -n "${LOGTAIL:-}" ] && { pkill -P "$LOGTAIL" 2>/dev/null; kill "$LOGTAIL" 2>/dev/null; }
   if [ -d "$IHA_PCMK_RUN/nodes" ]; then
     for c in ctl1 ctl2; do
       [ -f "$IHA_PCMK_RUN/nodes/$c/powered-off" ] && continue
@@ -159,7 +160,7 @@ WPID=$!
     sleep 2
   done ) &
 wait $WPID; RC=$?
-sleep 1; kill "$LOGTAIL" 2>/dev/null; LOGTAIL=
+sleep 1; pkill -P "$LOGTAIL" 2>/dev/null; kill "$LOGTAIL" 2>/dev/null; LOGTAIL=
 
 step "What happened, and how long each phase took"
 "$PY" - "$OUT/watch.json" "$OUT/snapshot.json" <<'EOF'
@@ -174,14 +175,16 @@ rows = [("detected", "cluster lost the node", "detected"),
         ("node_back", "node back in the cluster", "node_back"),
         ("nova_compute_started", "nova-compute released and started", "nova_compute_started"),
         ("back", "host back in service (up, enabled)", "back")]
-print(f"      {'phase':<42} {'at':>8} {'took':>8}")
+# in the order they happened ("took": since the previous phase); the node can
+# rejoin (fenced by reboot) long before its instances have all moved
+print(f"      {'phase (seconds after the kill)':<42} {'at':>8} {'took':>8}")
 prev = 0.0
-for key, label, _ in rows:
+for key, label, _ in sorted(rows, key=lambda r: p.get(r[0], float("inf"))):
     if key in p:
         print(f"      {label:<42} {p[key]:>7.1f}s {p[key] - prev:>7.1f}s")
-        prev = max(prev, p[key])
+        prev = p[key]
     else:
-        print(f"      {label:<42} {'-':>8}")
+        print(f"      {label:<42} {'not seen':>8}")
 print()
 print("      per instance (arrival after the kill; evacuate requests sent):")
 for s in snap:

@@ -102,7 +102,7 @@ if want multi; then
   # run.sh prints PASS/FAIL per check and ends with "N passed, N failed"
   # (one per scenario); that line joins the total.
   bash tests/scenarios/run.sh 2>&1 | tee "$LOGDIR/multi.log" || rc=1
-  m=$(tail -1 "$LOGDIR/multi.log")
+  m=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/multi.log" | tail -1 || true)
   if [[ $m =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     echo "test result: multi. ${BASH_REMATCH[1]} passed; ${BASH_REMATCH[2]} failed" >>"$LOGDIR/results"
   else

@@ -132,6 +132,25 @@ class Pacemaker:
         return ev
 
 
+def fenced_in_logs(host, since):
+    """fence_compute's "HOST: fenced in Nova" line stamped at or after SINCE, in
+    any controller's pacemaker.log (the agents stamp local time, here UTC)."""
+    state = os.environ.get("IHA_PCMK_STATE", os.path.join(os.environ.get("IHA_STATE", "/var/lib/iha-lab"), "pcmk"))
+    pat = re.compile(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d(?:\.\d+)?) INFO: " + re.escape(host) + r": fenced in Nova")
+    for ctl in ("ctl1", "ctl2", "ctl3"):
+        try:
+            text = open(os.path.join(state, ctl, "var/log/pacemaker/pacemaker.log"), errors="replace").read()
+        except OSError:
+            continue
+        for m in pat.finditer(text):
+            st = m.group(1)
+            fmt = "%Y/%m/%d_%H:%M:%S.%f" if "." in st else "%Y/%m/%d_%H:%M:%S"
+            t = datetime.datetime.strptime(st, fmt).replace(tzinfo=datetime.timezone.utc).timestamp()
+            if t >= since:
+                return True
+    return False
+
+
 def cmd_snapshot(a):
     snap = []
     for h in a.hosts:
@@ -204,6 +223,11 @@ def cmd_watch(a):
                     if st == "success":
                         phase("fenced", f"{h} fenced ({act}, by {dlg or 'the cluster'}): power device + fence_compute")
                         break
+            if "fenced" not in phases and fenced_in_logs(h, t0 - 2):
+                # stonith_admin --history can lose a remote node's entries once
+                # it rejoins; fence_compute's own line (the level's last device)
+                # in the controllers' pacemaker.log says the level completed.
+                phase("fenced", f"{h} fenced: power device + fence_compute (\"{h}: fenced in Nova\" in pacemaker.log)")
         # Nova's services
         sv = services()
         for h in hosts:
