@@ -18,6 +18,9 @@ impl Lab {
     fn new(cfg: Config) -> Lab {
         let dir = TempDir::new("fc");
         fake_attrd(&dir);
+        // No cluster unless a test says so (a real cibadmin on this
+        // machine must not decide what `on` does here).
+        fake_cib(&dir, None);
         Lab {
             double: Double::start(cfg),
             dir,
@@ -147,6 +150,48 @@ fn on_waits_for_a_pending_evacuation_and_fails_when_it_does_not_end() {
     assert!(
         lab.double.service("compute-1").unwrap().forced_down,
         "still fenced"
+    );
+}
+
+/// A cibadmin on PATH: `Some(xml)` prints it, `None` fails as without a
+/// cluster.
+fn fake_cib(dir: &TempDir, cib: Option<&str>) {
+    let path = dir.path().join("cibadmin");
+    let body = match cib {
+        Some(xml) => format!("cat <<'EOF'\n{xml}\nEOF\n"),
+        None => "echo 'Could not connect to the CIB: Transport endpoint is not connected' >&2; exit 102\n".into(),
+    };
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Found in the controller-dies scenario: unfencing a compute whose
+/// evacuation was open waited 40 s inside pacemaker-fenced, which held the
+/// transition that was to fence the dead controller and move NovaEvacuate
+/// (61 s lost). With nova-compute-wait configured, `on` lets the node in at
+/// once and leaves the host forced down with Nova's record.
+#[test]
+fn regression_on_does_not_wait_when_nova_compute_wait_holds_the_host() {
+    let lab = Lab::default();
+    fake_cib(
+        &lab.dir,
+        Some(
+            r#"<cib><configuration><crm_config/><nodes/><resources><clone id="ncw-clone"><primitive id="ncw" class="ocf" provider="openstack" type="nova-compute-wait"/></clone></resources><constraints/></configuration><status/></cib>"#,
+        ),
+    );
+    lab.double.set_compute_alive("compute-1", false);
+    lab.fence("off", "compute-1", "").code(0);
+    let out = lab.fence("on", "compute-1", "evacuation_wait=30\n");
+    out.code(0)
+        .stderr_has("nova-compute-wait holds nova-compute");
+    let s = lab.double.service("compute-1").unwrap();
+    assert!(s.forced_down, "still forced down: {s:?}");
+    assert!(
+        s.disabled_reason
+            .unwrap_or_default()
+            .starts_with("instance-ha: pending"),
+        "Nova's record stays for nova-compute-wait"
     );
 }
 

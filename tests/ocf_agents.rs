@@ -228,6 +228,10 @@ fn a_dead_helper_is_a_failed_resource() {
     lab.ocf("NovaEvacuate", "monitor", &[])
         .code(1)
         .stderr_has("ocf-exit-reason:helper process died");
+    // A probe (the node came back with HA_RSCTMP kept) finds it not running
+    // here; an error made Pacemaker recover it a minute later.
+    lab.ocf("NovaEvacuate", "monitor", &[("CRM_meta_interval", "0")])
+        .code(7);
     lab.ocf("NovaEvacuate", "stop", &[]).code(0);
 }
 

@@ -226,6 +226,14 @@ impl OcfAgent for NovaEvacuate {
     fn monitor(&self, ctx: &Context) -> Outcome {
         let d = daemon(ctx);
         match d.pid() {
+            // A probe after the node came back (HA_RSCTMP kept, process
+            // gone) asks whether it runs here: it does not. Reporting an
+            // error made Pacemaker stop and recover it a minute later
+            // (controller-dies scenario).
+            None if d.pidfile_exists() && ctx.probe => {
+                crate::info!("probe: helper not running (stale pid file from before)");
+                Outcome::not_running()
+            }
             None if d.pidfile_exists() => Outcome::fail(ERR_GENERIC, "helper process died"),
             None => Outcome::not_running(),
             Some(pid) => match d.heartbeat() {

@@ -130,8 +130,9 @@ fenced_since() {   # HOST EPOCH: both devices of the level ran since EPOCH: the 
   # (off/reboot, /tmp/iha-lab-fence.log) and fence_compute ("HOST: fenced in Nova",
   # controllers' pacemaker.log). (stonith_admin --history was seen to lose remote
   # nodes' entries after they rejoined: not used here.)
-  "$PY" - "$1" "$2" "$IHA_PCMK_STATE"/ctl*/var/log/pacemaker/pacemaker.log <<'PYEOF'
-import datetime, re, sys
+  # A controller has only its power device: POWER_ONLY=1.
+  POWER_ONLY=${POWER_ONLY:-0} "$PY" - "$1" "$2" "$IHA_PCMK_STATE"/ctl*/var/log/pacemaker/pacemaker.log <<'PYEOF'
+import datetime, os, re, sys
 host, t = sys.argv[1], float(sys.argv[2])
 power = nova = 0
 for l in open("/tmp/iha-lab-fence.log", errors="replace"):
@@ -144,9 +145,10 @@ for f in sys.argv[3:]:
         if m and datetime.datetime.strptime(m.group(1), "%Y/%m/%d_%H:%M:%S").timestamp() >= t - 2:
             nova += 1
 print(f"{host}: power device off/reboot {power}x, fence_compute 'fenced in Nova' {nova}x since {t}")
-sys.exit(0 if power and nova else 1)
+sys.exit(0 if power and (nova or os.environ["POWER_ONLY"] == "1") else 1)
 PYEOF
 }
+power_fenced_since() { POWER_ONLY=1 fenced_since "$@"; }
 wait_fenced() {   # HOST EPOCH TIMEOUT
   local i
   for ((i = 0; i < $3; i++)); do fenced_since "$1" "$2" >/dev/null 2>&1 && return 0; sleep 1; done
@@ -267,7 +269,7 @@ failure() {
       ne_after=$(on_ctl crm_resource --locate -r nova-evacuate -Q 2>/dev/null | head -1)
       check "NovaEvacuate moved to another controller ($ne_before -> $(grep -o 'nova-evacuate: Started on [a-z0-9-]*' "$OUT/$CUR.watch" | awk '{print $4}' | grep -v "^$ne_before$" | head -1))" \
         grep -q "nova-evacuate: Started on $(for c in $CTL_NODES; do [ "$c" != "$ne_before" ] && echo "$c"; done)" "$OUT/$CUR.watch"
-      check "$ne_before fenced by the cluster" fenced_since "$ne_before" "${t0%.*}" ;;
+      check "$ne_before fenced by the cluster (its power device)" power_fenced_since "$ne_before" "${t0%.*}" ;;
     mid-evac-power-on)
       check "the node was back in the cluster before the evacuation was over (came back mid-evacuation)" phase_before "$j" node_back evacuated ;;
   esac
