@@ -382,6 +382,30 @@ fn nova_compute_wait_holds_until_the_evacuation_is_over_then_brings_the_host_bac
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
 }
 
+/// Found in the multi-node lab: the node was powered off and back with its
+/// HA_RSCTMP kept; the probe found the old "started" state and said running,
+/// so Pacemaker started nova-compute mid-evacuation. Nova decides.
+#[test]
+fn regression_a_probe_after_the_nodes_return_does_not_trust_old_state() {
+    let lab = Lab::new(Config::new());
+    wait_agent(&lab, "start", "compute-1", "20000").code(0);
+    fence(&lab.d, "compute-1");
+    lab.ocf(
+        "nova-compute-wait",
+        "monitor",
+        &[
+            ("CRM_meta_on_node", "compute-1"),
+            ("CRM_meta_timeout", "20000"),
+            ("CRM_meta_interval", "0"),
+        ],
+    )
+    .code(7);
+    // and the start that follows holds
+    wait_agent(&lab, "start", "compute-1", "5000")
+        .code(1)
+        .stderr_has("holding nova-compute");
+}
+
 #[test]
 fn nova_compute_wait_starts_at_once_on_a_healthy_host() {
     let lab = Lab::new(Config::new());

@@ -239,6 +239,23 @@ impl OcfAgent for NovaComputeWait {
         if !started_file(ctx).exists() {
             return Outcome::not_running();
         }
+        if ctx.probe {
+            // A probe after the node's return: a state file that survived
+            // (HA_RSCTMP not on a tmpfs) must not say "started" while this
+            // host's evacuation is open, or Pacemaker starts nova-compute
+            // at once, mid-evacuation (seen in the lab). Nova decides.
+            let open = nova(ctx).and_then(|n| {
+                let svc = my_host(&n, ctx)?;
+                evacuation_open(&n, &svc).map(|o| o.map(|why| (svc.host, why)))
+            });
+            if let Ok(Some((host, why))) = open {
+                crate::warn!(
+                    "{host}: probe: not started here ({why}); removing the stale state file"
+                );
+                let _ = std::fs::remove_file(started_file(ctx));
+                return Outcome::not_running();
+            }
+        }
         let result = (|| -> Result<()> {
             let nova = nova(ctx)?;
             let svc = my_host(&nova, ctx)?;

@@ -258,6 +258,11 @@ power_off() {    # NODE: kill every process of the node, mark it off
   [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
   for p in $pids; do pid_dead_wait "$p" 10 || log "warning: pid $p of $n still alive"; done
   rm -f "$P/pacemaker-remoted.pid" "$P/pacemakerd.pid" "$P/corosync.pid"
+  # /run is a tmpfs on a real machine: what the OCF agents keep in HA_RSCTMP
+  # (nova-compute-wait's "started" state, NovaEvacuate's pid file) does not
+  # survive a power cycle. Kept, it made the probe after the node's return
+  # report nova-compute-wait running, and nova-compute started mid-evacuation.
+  find "$IHA_PCMK_STATE/$n/run/resource-agents" "$IHA_PCMK_STATE/$n/run/lock" -mindepth 1 -delete 2>/dev/null || true
   log "$n powered off ($(echo $pids | wc -w) processes killed)"
 }
 power_on() {     # NODE
