@@ -148,6 +148,10 @@ print(f"{host}: power device off/reboot {power}x, fence_compute 'fenced in Nova'
 sys.exit(0 if power and (nova or os.environ["POWER_ONLY"] == "1") else 1)
 PYEOF
 }
+moved_to() {   # CONTROLLER WATCH-OUTPUT: NovaEvacuate started there and adopted the evacuation
+  grep -Eq "nova-evacuate: Start(ing|ed) on $1\b" "$2" &&
+    grep -Eq "instance-ha: evacuat[a-z]+ since [0-9TZ:-]+ by $1\b" "$2"
+}
 power_fenced_since() { POWER_ONLY=1 fenced_since "$@"; }
 wait_fenced() {   # HOST EPOCH TIMEOUT
   local i
@@ -267,8 +271,12 @@ failure() {
   case $extra in
     kill-controller)
       ne_after=$(on_ctl crm_resource --locate -r nova-evacuate -Q 2>/dev/null | head -1)
-      check "NovaEvacuate moved to another controller ($ne_before -> $(grep -o 'nova-evacuate: Started on [a-z0-9-]*' "$OUT/$CUR.watch" | awk '{print $4}' | grep -v "^$ne_before$" | head -1))" \
-        grep -q "nova-evacuate: Started on $(for c in $CTL_NODES; do [ "$c" != "$ne_before" ] && echo "$c"; done)" "$OUT/$CUR.watch"
+      # moved = started on the other controller (the watch samples once a
+      # second: "Starting" may be all it sees) and that one adopted the
+      # evacuation (Nova's record "... by <it>")
+      local other; other=$(for c in $CTL_NODES; do [ "$c" != "$ne_before" ] && echo "$c"; done | head -1)
+      check "NovaEvacuate moved to another controller ($ne_before -> $other) and took the evacuation over (Nova's record by $other)" \
+        moved_to "$other" "$OUT/$CUR.watch"
       check "$ne_before fenced by the cluster (its power device)" power_fenced_since "$ne_before" "${t0%.*}" ;;
     mid-evac-power-on)
       check "the node was back in the cluster before the evacuation was over (came back mid-evacuation)" phase_before "$j" node_back evacuated ;;
