@@ -193,7 +193,11 @@ pub fn decide(server: &Server, policy: &Policy, tagged: &Tagged) -> Decision {
     //    it should arrive as.
     let expect = match vm_state.as_str() {
         _ if task.starts_with("rebuild") => {
-            let expect = if server.status == "SHUTOFF" {
+            // Mid-evacuation the status reads REBUILD; vm_state keeps what
+            // the server was. (Reading the status made a controller that took
+            // a running evacuation over expect ACTIVE and start a server that
+            // had been SHUTOFF: controller-dies scenario.)
+            let expect = if vm_state == "stopped" || server.status == "SHUTOFF" {
                 Expect::Shutoff
             } else {
                 Expect::Active
@@ -393,6 +397,26 @@ mod tests {
         let mut s = server("active");
         s.task_state = Some("rebuilding".into());
         assert!(matches!(decide(&s, &p, &t), Decision::InFlight { .. }));
+        // regression: a stopped server mid-evacuation (status REBUILD) is
+        // expected back SHUTOFF, not started
+        let mut stopped = server("stopped");
+        stopped.status = "REBUILD".into();
+        stopped.task_state = Some("rebuilding".into());
+        assert!(matches!(
+            decide(&stopped, &p, &t),
+            Decision::InFlight {
+                expect: Expect::Shutoff,
+                ..
+            }
+        ));
+        s.status = "REBUILD".into();
+        assert!(matches!(
+            decide(&s, &p, &t),
+            Decision::InFlight {
+                expect: Expect::Active,
+                ..
+            }
+        ));
         s.task_state = Some("migrating".into());
         assert!(matches!(decide(&s, &p, &t), Decision::Skip { .. }));
     }
