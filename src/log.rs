@@ -183,6 +183,9 @@ pub fn hadate() -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // libc marks time_t deprecated on musl (it turns 64-bit with musl 1.2);
+    // try_from below follows whatever width it has.
+    #[allow(deprecated)]
     let now = nix::libc::time_t::try_from(d.as_secs()).unwrap_or(0);
     // SAFETY: localtime_r writes only into the tm we pass.
     let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
