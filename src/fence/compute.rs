@@ -382,7 +382,8 @@ impl FenceAgent for FenceCompute {
             .unwrap_or(Duration::from_secs(40));
         let deadline = Instant::now() + wait;
         let mut service = t.service.clone();
-        if let Some(why) = evacuation_open(&t.nova, &service)? {
+        let mut open = evacuation_open(&t.nova, &service)?;
+        if let Some(why) = &open {
             if hold_configured() {
                 // Waiting here would hold pacemaker-fenced and with it the
                 // whole transition: in the lab a controller's failover (the
@@ -393,21 +394,24 @@ impl FenceAgent for FenceCompute {
                 return Ok(());
             }
         }
-        loop {
-            match evacuation_open(&t.nova, &service)? {
-                None => break,
-                Some(why) if Instant::now() >= deadline => {
-                    return Err(Error::Timeout(format!(
-                        "{host}: evacuation not finished after {}s ({why}); not unfencing, so nova-compute cannot start while its instances move; Pacemaker retries the unfencing",
-                        wait.as_secs()
-                    )))
-                }
-                Some(why) => {
-                    info!("{host}: waiting for the evacuation to finish: {why}");
-                    std::thread::sleep(Duration::from_secs(2).min(deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10)));
-                    service = t.nova.compute_services(Some(&host))?.into_iter().find(|s| s.host == host).ok_or_else(|| Error::NotFound(format!("{host}: service vanished")))?;
-                }
+        while let Some(why) = open {
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout(format!(
+                    "{host}: evacuation not finished after {}s ({why}); not unfencing, so nova-compute cannot start while its instances move; Pacemaker retries the unfencing",
+                    wait.as_secs()
+                )));
             }
+            info!("{host}: waiting for the evacuation to finish: {why}");
+            std::thread::sleep(Duration::from_secs(2).min(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
+            ));
+            service = t
+                .nova
+                .compute_services(Some(&host))?
+                .into_iter()
+                .find(|s| s.host == host)
+                .ok_or_else(|| Error::NotFound(format!("{host}: service vanished")))?;
+            open = evacuation_open(&t.nova, &service)?;
         }
         if compute_state(&service) == ComputeState::On {
             info!("{host}: already in service");

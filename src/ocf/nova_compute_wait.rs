@@ -239,45 +239,50 @@ impl OcfAgent for NovaComputeWait {
         if !started_file(ctx).exists() {
             return Outcome::not_running();
         }
-        if ctx.probe {
+        let result = (|| -> Result<Option<Outcome>> {
+            let nova = nova(ctx)?;
+            let svc = my_host(&nova, ctx)?;
             // A probe after the node's return: a state file that survived
             // (HA_RSCTMP not on a tmpfs) must not say "started" while this
             // host's evacuation is open, or Pacemaker starts nova-compute
             // at once, mid-evacuation (seen in the lab). Nova decides.
-            let open = nova(ctx).and_then(|n| {
-                let svc = my_host(&n, ctx)?;
-                evacuation_open(&n, &svc).map(|o| o.map(|why| (svc.host, why)))
-            });
-            if let Ok(Some((host, why))) = open {
-                crate::warn!(
-                    "{host}: probe: not started here ({why}); removing the stale state file"
-                );
-                let _ = std::fs::remove_file(started_file(ctx));
-                return Outcome::not_running();
+            let mut open = None;
+            if ctx.probe {
+                if let Some(why) = evacuation_open(&nova, &svc)? {
+                    crate::warn!(
+                        "{}: probe: not started here ({why}); removing the stale state file",
+                        svc.host
+                    );
+                    let _ = std::fs::remove_file(started_file(ctx));
+                    return Ok(Some(Outcome::not_running()));
+                }
+                open = Some(None);
             }
-        }
-        let result = (|| -> Result<()> {
-            let nova = nova(ctx)?;
-            let svc = my_host(&nova, ctx)?;
             if compute_state(&svc) == ComputeState::On {
-                return Ok(());
+                return Ok(None);
             }
             let ours = crate::state::Marker::parse(svc.disabled_reason.as_deref()).is_some();
             if !svc.forced_down && !ours {
                 // Disabled by someone else, or simply down: not ours to fix.
-                return Ok(());
+                return Ok(None);
             }
-            if let Some(why) = evacuation_open(&nova, &svc)? {
+            let open = match open {
+                Some(known) => known,
+                None => evacuation_open(&nova, &svc)?,
+            };
+            if let Some(why) = open {
                 crate::warn!("{}: still out of service: {why}", svc.host);
-                return Ok(());
+                return Ok(None);
             }
             if bring_back(&nova, &svc, BY)? {
                 crate::info!("{}: back in service (forced_down false, enabled)", svc.host);
             }
-            Ok(())
+            Ok(None)
         })();
-        if let Err(e) = result {
-            crate::warn!("monitor: {e} (not failing: nova-compute keeps running)");
+        match result {
+            Ok(Some(outcome)) => return outcome,
+            Ok(None) => {}
+            Err(e) => crate::warn!("monitor: {e} (not failing: nova-compute keeps running)"),
         }
         Outcome::ok()
     }
