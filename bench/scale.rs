@@ -84,6 +84,19 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) a process has used so far, from
+/// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+fn cpu_s(pid: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count from its ')'.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
 fn double_path() -> String {
     if let Ok(p) = std::env::var("DOUBLE") {
         return p;
@@ -203,6 +216,8 @@ fn one(per_host: u64) {
     };
     let rss_before = status_kb("VmRSS:");
     let requests_before = session.stats().requests;
+    let double_pid = child.id().to_string();
+    let cpu_before = (cpu_s("self"), cpu_s(&double_pid));
 
     let next = AtomicUsize::new(0);
     let evacuated = AtomicU64::new(0);
@@ -237,6 +252,10 @@ fn one(per_host: u64) {
         }
     });
     let wall = t_run.elapsed().as_secs_f64();
+    let cpu = (
+        cpu_s("self") - cpu_before.0,
+        cpu_s(&double_pid) - cpu_before.1,
+    );
     stop.store(1, Ordering::Relaxed);
     sampler.join().unwrap();
     let client_requests = session.stats().requests - requests_before;
@@ -328,6 +347,8 @@ fn one(per_host: u64) {
             "hosts": ht,
             "phases": phases,
             "profile": profile,
+            "cpu_engine_s": cpu.0,
+            "cpu_double_s": cpu.1,
         })
     );
 }
@@ -455,6 +476,21 @@ fn main() {
     row(
         "evacuate requests alone at the limit (s)",
         format!("{ideal:.2}"),
+    );
+    // Both processes share this machine's cores: when their CPU time
+    // nears cores x wall, request times at the double grow past the
+    // configured latency (threads wait for a core).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    row(
+        "CPU s during the run: engine / double",
+        format!("{:.2} / {:.2}", f(big, "cpu_engine_s"), f(big, "cpu_double_s")),
+    );
+    row(
+        "CPU used of cores x wall (cores)",
+        format!(
+            "{:.0}% ({cores})",
+            100.0 * (f(big, "cpu_engine_s") + f(big, "cpu_double_s")) / (cores as f64 * wall)
+        ),
     );
     println!();
     println!("request mix: {}", server["kinds"]);

@@ -393,6 +393,25 @@ impl State {
 
     /// Returns true when the evacuation reached a final state.
     fn step(&mut self, i: usize, now: Instant, wall: SystemTime) -> bool {
+        // Every request locks the state and advances it, with up to a few
+        // thousand evacuations pending at scale: an evacuation with nothing
+        // due yet returns here, before any lookup or clone below (the scale
+        // bench measured 45 ms per request against 30 configured when each
+        // pass cloned three strings of every pending evacuation). The
+        // answers are the ones the full path gives: nothing happens before
+        // `start`, the move at `mid` or the arrival at `end`.
+        {
+            let p = &self.pending[i];
+            if now < p.start {
+                return false;
+            }
+            if p.dest.is_some() && !p.fail {
+                let mid = p.start + (p.end - p.start) / 2;
+                if (!p.started && now < mid) || (p.started && now < p.end) {
+                    return false;
+                }
+            }
+        }
         let (mig, server_id, dest, start, end, fail, started, orig, arrive_stopped) = {
             let p = &self.pending[i];
             (
