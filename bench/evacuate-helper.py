@@ -11,6 +11,7 @@
                                          until Nova holds an evacuation record (made
                                          when it accepts the request) for every id;
                                          polls every 0.1 s
+  evacuate-helper.py where HOST IDS_FILE     how many of the ids each host holds
   evacuate-helper.py delete-all HOST     delete every server (waits until gone), so
                                          that each mode starts from the same cloud
 """
@@ -69,6 +70,16 @@ elif cmd == "wait-accepted":
             sys.exit(0)
         time.sleep(0.1)
     sys.exit(f"timeout: {len(seen)}/{len(ids)} accepted")
+elif cmd == "where":
+    # Where the servers went: Nova's destination computes rebuild one at a
+    # time, so the split decides "all elsewhere" more than the client does.
+    ids = set(open(sys.argv[3]).read().split())
+    count = {}
+    for s in NOVA.get("/servers/detail?all_tenants=1").json()["servers"]:
+        if s["id"] in ids:
+            h = s.get("OS-EXT-SRV-ATTR:host")
+            count[h] = count.get(h, 0) + 1
+    print(" ".join(f"{h}:{n}" for h, n in sorted(count.items(), key=lambda x: str(x[0]))))
 elif cmd == "delete-all":
     def every():
         return [s["id"] for s in NOVA.get("/servers/detail?all_tenants=1").json()["servers"]]

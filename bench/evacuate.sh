@@ -24,6 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD; N=${N:-50}; HOST=${HOST:-compute-1}; REACTIONS=${REACTIONS:-4}
+MODES=${MODES-nova ours python novaevacuate}   # MODES= REACTIONS=6: reactions only
 VENV=${IHA_VENV:-/opt/oslab/venv}
 SHIM=$ROOT/tests/harness/fence-shim
 OUT=$ROOT/target/bench; mkdir -p "$OUT"
@@ -99,7 +100,7 @@ pcs resource disable nova-evacuate --wait=60 >/dev/null 2>&1 || true
 declare -A ACC ALL
 LAT=()
 PLOG=/var/log/pacemaker/pacemaker.log
-for mode in nova ours python novaevacuate; do
+for mode in $MODES; do
   echo "== $mode: booting $N servers on $HOST"
   # back in service first, then delete: servers deleted while their source
   # host is down leave `done` evacuation records that its restarted
@@ -125,27 +126,32 @@ for mode in nova ours python novaevacuate; do
   H wait-moved "$HOST" "$OUT/ids" 1800
   t2=$(now)
   ACC[$mode]=$(echo "$t1 - $t0" | bc); ALL[$mode]=$(echo "$t2 - $t0" | bc)
-  printf '%s: accepted %.2fs, all running elsewhere %.1fs\n' "$mode" "${ACC[$mode]}" "${ALL[$mode]}"
+  printf '%s: accepted %.2fs, all running elsewhere %.1fs (on %s)\n' "$mode" "${ACC[$mode]}" "${ALL[$mode]}" "$(H where "$HOST" "$OUT/ids")"
   if [ "$mode" = novaevacuate ]; then
     l=$("$VENV/bin/python" tests/scenarios/latency.py "$HOST" "${t0%.*}" "$PLOG")
     echo "reaction: $l"; LAT+=("${l%% *}")
   fi
 done
 # More reaction samples: 3 servers each.
+# Each waits until its 3 servers are elsewhere before the next brings the
+# host back: a nova-compute started mid-evacuation cleans up before the last
+# records are `done`, and Nova then refuses forced_down=false until its next
+# restart (what nova-compute-wait prevents in production; seen here when this
+# loop only waited for attrd's `evacuate` to leave `yes`).
+[ "$REACTIONS" -gt 0 ] && cluster_devices
 for ((r = 1; r <= REACTIONS; r++)); do
-  for _ in $(seq 1 120); do
-    crm_attribute -t status -N "$HOST" -n evacuate -G -q 2>/dev/null | grep -q yes || break; sleep 1
-  done
   bring_back
   H delete-all "$HOST"
   bash tests/harness/openstack.sh boot 3 "$HOST" >/dev/null
+  H ids "$HOST" >"$OUT/ids"
   bash tests/harness/openstack.sh compute-kill "$HOST" >/dev/null
   t0=$(now)
   stonith_admin --fence "$HOST" --timeout 90
   for _ in $(seq 1 100); do
     l=$("$VENV/bin/python" tests/scenarios/latency.py "$HOST" "${t0%.*}" "$PLOG" 2>/dev/null) && break; sleep 0.3
   done
-  echo "reaction $((r + 1)): $l"; LAT+=("${l%% *}")
+  echo "reaction $((${#LAT[@]} + 1)): $l"; LAT+=("${l%% *}")
+  H wait-moved "$HOST" "$OUT/ids" 600
 done
 pcs resource disable nova-evacuate --wait=60 >/dev/null 2>&1 || true
 bring_back
@@ -154,8 +160,12 @@ median=$(printf '%s\n' "${LAT[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 
 echo
 echo "evacuate bench: $N servers on $HOST, real Nova (fake driver), $(date -u +%FT%TZ)"
 printf '%-14s %14s %18s\n' "" "accepted (s)" "all elsewhere (s)"
-for m in python ours novaevacuate nova; do printf '%-14s %14.2f %18.1f\n' "$m" "${ACC[$m]}" "${ALL[$m]}"; done
-printf 'accepted: python / ours = %.1fx (target >= 5x)\n' "$(echo "${ACC[python]} / ${ACC[ours]}" | bc -l)"
-printf 'all elsewhere: ours(fence_evacuate) / nova = %.2f, novaevacuate / nova = %.2f (target <= 1.1)\n' \
-  "$(echo "${ALL[ours]} / ${ALL[nova]}" | bc -l)" "$(echo "${ALL[novaevacuate]} / ${ALL[nova]}" | bc -l)"
+for m in python ours novaevacuate nova; do
+  [ -n "${ACC[$m]:-}" ] && printf '%-14s %14.2f %18.1f\n' "$m" "${ACC[$m]}" "${ALL[$m]}"
+done
+if [ "$MODES" = "nova ours python novaevacuate" ]; then
+  printf 'accepted: python / ours = %.1fx (target >= 5x)\n' "$(echo "${ACC[python]} / ${ACC[ours]}" | bc -l)"
+  printf 'all elsewhere: ours(fence_evacuate) / nova = %.2f, novaevacuate / nova = %.2f (target <= 1.1)\n' \
+    "$(echo "${ALL[ours]} / ${ALL[nova]}" | bc -l)" "$(echo "${ALL[novaevacuate]} / ${ALL[nova]}" | bc -l)"
+fi
 echo "NovaEvacuate reaction (s): ${LAT[*]}; median $median (target <= 1)"
