@@ -113,9 +113,11 @@ echo
 "$H/pcmk.sh" exec ctl1 crm_mon -1 | sed -n '/Node List/,$p' | sed 's/^/      /'
 
 step "Booting $N servers on $VICTIM"
-"$H/openstack.sh" boot "$N" "$VICTIM" 2>>"$OUT/demo.log" | awk 'NF == 3 && $2 ~ /^[A-Z]+$/ {print $1}' >"$OUT/ids"
+# only servers ACTIVE on the victim count (openstack.sh boot retries ERROR ones)
+"$H/openstack.sh" boot "$N" "$VICTIM" 2>>"$OUT/demo.log" | tee -a "$OUT/demo.log" |
+  awk -v h="$VICTIM" 'NF == 3 && $2 == "ACTIVE" && $3 == h {print $1}' >"$OUT/ids" || true
 mapfile -t IDS <"$OUT/ids"
-[ "${#IDS[@]}" = "$N" ] || { note "boot failed (see $OUT/demo.log)"; exit 1; }
+[ "${#IDS[@]}" = "$N" ] || { note "boot failed: ${#IDS[@]} of $N servers ACTIVE on $VICTIM (see $OUT/demo.log)"; exit 1; }
 "$PY" "$S/iha-watch.py" stop "${IDS[0]}" >>"$OUT/demo.log" 2>&1 && note "stopped one of them: it must come back SHUTOFF, the others ACTIVE"
 "$PY" "$S/iha-watch.py" snapshot "$VICTIM" >"$OUT/snapshot.json"
 "$PY" -c "

@@ -65,21 +65,19 @@ def servers(n, **q):
     return n.get(f"/servers/detail?all_tenants=1&limit=1000&{qs}").json()["servers"]
 
 
-def cmd_boot(a):
-    cmd_prepare(a)
-    n = nova()
-    flavor = [f for f in n.get("/flavors").json()["flavors"] if f["name"] == FLAVOR][0]["id"]
-    image = glance().get(f"/v2/images?name={IMAGE}").json()["images"][0]["id"]
+def boot_once(n, count, a, flavor, image, t0):
+    """One multi-create request of `count` servers; waits until each is
+    ACTIVE or ERROR and returns {id: server}."""
     body = {"server": {"name": a.prefix, "flavorRef": flavor, "imageRef": image,
-                       "networks": "none", "min_count": a.count, "max_count": a.count,
+                       "networks": "none", "min_count": count, "max_count": count,
                        "return_reservation_id": True}}
     if a.host:
         body["server"]["host"] = a.host
-    t0 = time.monotonic()
+    started = time.monotonic()
     resv = n.post("/servers", json=body).json()["reservation_id"]
     while True:
         ids = [s["id"] for s in servers(n, reservation_id=resv)]
-        if len(ids) >= a.count:
+        if len(ids) >= count:
             break
         time.sleep(0.3)
     last = None
@@ -89,15 +87,42 @@ def cmd_boot(a):
         if st != last:
             print(f"  {time.monotonic() - t0:5.1f}s {dict(st)}", flush=True)
             last = st
-        if st["ACTIVE"] + st["ERROR"] >= a.count:
-            break
-        if time.monotonic() - t0 > a.timeout:
+        if st["ACTIVE"] + st["ERROR"] >= count:
+            return {i: by[i] for i in ids}
+        if time.monotonic() - started > a.timeout:
             sys.exit(f"timeout: {dict(st)}")
         time.sleep(1)   # each /servers/detail costs nova-api CPU: don't poll harder
-    for i in ids:
-        print(i, by[i]["status"], by[i].get("OS-EXT-SRV-ATTR:host"))
+
+
+def cmd_boot(a):
+    """Boot `count` ACTIVE servers. A compute just put back in service can
+    refuse for a moment (placement's COMPUTE_STATUS_DISABLED trait is cleared
+    asynchronously; the demo once ran on 6 ERROR servers with no host):
+    servers that went ERROR are deleted and booted again, up to --tries
+    times, 15 s apart. Prints "id STATUS host" per server; exit 1 unless all
+    are ACTIVE."""
+    cmd_prepare(a)
+    n = nova()
+    flavor = [f for f in n.get("/flavors").json()["flavors"] if f["name"] == FLAVOR][0]["id"]
+    image = glance().get(f"/v2/images?name={IMAGE}").json()["images"][0]["id"]
+    t0 = time.monotonic()
+    active, errors = {}, {}
+    for attempt in range(a.tries):
+        got = boot_once(n, a.count - len(active), a, flavor, image, t0)
+        active.update({i: s for i, s in got.items() if s["status"] == "ACTIVE"})
+        errors = {i: s for i, s in got.items() if s["status"] != "ACTIVE"}
+        if len(active) >= a.count or attempt == a.tries - 1:
+            break
+        print(f"  {len(errors)} ERROR (try {attempt + 1}): deleting them, booting again in 15 s", flush=True)
+        for i in errors:
+            n.delete(f"/servers/{i}", raise_exc=False)
+        while any(s["id"] in errors for s in servers(n)):
+            time.sleep(1)
+        time.sleep(15)
+    for i, s in list(active.items()) + list(errors.items()):
+        print(i, s["status"], s.get("OS-EXT-SRV-ATTR:host"))
     print(f"TIMING boot(n={a.count}) {time.monotonic() - t0:.1f}")
-    if st["ERROR"]:
+    if len(active) < a.count:
         sys.exit(1)
 
 
@@ -167,6 +192,7 @@ def main():
     b.add_argument("--host")
     b.add_argument("--prefix", default="vm")
     b.add_argument("--timeout", type=float, default=300)
+    b.add_argument("--tries", type=int, default=4)
     w = sp.add_parser("wait-services")
     w.add_argument("count", type=int)
     w.add_argument("--timeout", type=float, default=240)
