@@ -143,18 +143,15 @@ pub fn pacemaker_log() -> String {
     std::fs::read_to_string("/var/log/pacemaker/pacemaker.log").unwrap_or_default()
 }
 
-/// Boot `n` servers on `host`; one retry, because a host just put back in
-/// service can refuse for a moment (placement's COMPUTE_STATUS_DISABLED
-/// trait is cleared asynchronously after the service is enabled).
+/// Boot `n` ACTIVE servers on `host`. A host just put back in service can
+/// refuse for a moment (placement's COMPUTE_STATUS_DISABLED trait is cleared
+/// asynchronously after the service is enabled): the harness deletes the
+/// servers that went ERROR and boots them again (iha-os.py boot --tries).
 pub fn boot(n: usize, host: &str) {
-    let cmd = format!(
+    sh(&format!(
         "{}/tests/harness/openstack.sh boot {n} {host}",
         repo().display()
-    );
-    if run(&cmd).0 != 0 {
-        std::thread::sleep(Duration::from_secs(15));
-        sh(&cmd);
-    }
+    ));
 }
 
 /// Put every compute host back in service (a failed test may leave one
