@@ -195,6 +195,50 @@ fn regression_on_does_not_wait_when_nova_compute_wait_holds_the_host() {
     );
 }
 
+/// Found in the demo: a host with nothing to evacuate came back within
+/// service_down_time of its death; `on` cleared forced_down and enabled it
+/// while its nova-compute was not running yet (it starts after
+/// nova-compute-wait), so nova-api called the dead compute over RPC and the
+/// PUT timed out after 30 s. With nova-compute-wait configured, `on` leaves
+/// the host to it.
+#[test]
+fn regression_on_leaves_an_evacuated_host_to_nova_compute_wait() {
+    let lab = Lab::default();
+    fake_cib(
+        &lab.dir,
+        Some(
+            r#"<cib><configuration><crm_config/><nodes/><resources><clone id="ncw-clone"><primitive id="ncw" class="ocf" provider="openstack" type="nova-compute-wait"/></clone></resources><constraints/></configuration><status/></cib>"#,
+        ),
+    );
+    lab.double.set_compute_alive("compute-1", false);
+    lab.fence("off", "compute-1", "").code(0);
+    std::fs::write(lab.dir.path().join("attrd/evacuate@compute-1"), "no").unwrap();
+    let nova = lab.nova();
+    let svc = nova.compute_services(Some("compute-1")).unwrap().remove(0);
+    let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
+    nova.update_service(
+        &svc,
+        &instance_ha::openstack::ServiceUpdate {
+            enabled: Some(false),
+            disabled_reason: Some(marker.render()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    lab.double.clear_requests();
+    lab.fence("on", "compute-1", "").code(0).stderr_has(
+        "nova-compute-wait brings the host back once nova-compute runs",
+    );
+    let puts: Vec<_> = lab
+        .double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert!(puts.is_empty(), "on changed the service: {puts:?}");
+    assert!(lab.double.service("compute-1").unwrap().forced_down);
+}
+
 #[test]
 fn on_brings_back_a_host_with_nothing_to_clean_up() {
     let lab = Lab::default();

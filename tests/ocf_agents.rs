@@ -382,6 +382,45 @@ fn nova_compute_wait_holds_until_the_evacuation_is_over_then_brings_the_host_bac
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
 }
 
+/// Found in the demo (through fence_compute `on`, the same call): enabling
+/// a compute whose nova-compute is not running yet, less than
+/// service_down_time after its last report, makes nova-api call it over RPC
+/// and wait; from the monitor that is a monitor timeout. The monitor waits
+/// until nova-compute has reported since nova-compute-wait started.
+#[test]
+fn regression_the_host_comes_back_only_once_nova_compute_reports() {
+    let lab = Lab::new(Config::new());
+    fence(&lab.d, "compute-1");
+    // Nothing to evacuate: NovaEvacuate closed the record at once.
+    lab.d.set_disabled(
+        "compute-1",
+        Some(
+            &instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test")
+                .render(),
+        ),
+    );
+    // The compute's last report is older than this agent's start.
+    std::thread::sleep(Duration::from_millis(1100));
+    wait_agent(&lab, "start", "compute-1", "20000").code(0);
+    lab.d.clear_requests();
+    wait_agent(&lab, "monitor", "compute-1", "20000").code(0);
+    assert!(lab.log().contains("waiting for nova-compute to report"), "{}", lab.log());
+    assert!(
+        !lab.d.requests().iter().any(|r| r.method == "PUT"),
+        "the host was touched before nova-compute reported"
+    );
+    assert!(lab.d.service("compute-1").unwrap().forced_down);
+    // nova-compute starts and reports: the next monitor brings it back.
+    lab.d.restart_compute("compute-1");
+    wait_agent(&lab, "monitor", "compute-1", "20000").code(0);
+    let s = lab.d.service("compute-1").unwrap();
+    assert!(
+        !s.forced_down && s.status == "enabled" && s.state == "up",
+        "{s:?}"
+    );
+    wait_agent(&lab, "stop", "compute-1", "20000").code(0);
+}
+
 /// Found in the multi-node lab: the node was powered off and back with its
 /// HA_RSCTMP kept; the probe found the old "started" state and said running,
 /// so Pacemaker started nova-compute mid-evacuation. Nova decides.

@@ -383,16 +383,25 @@ impl FenceAgent for FenceCompute {
         let deadline = Instant::now() + wait;
         let mut service = t.service.clone();
         let mut open = evacuation_open(&t.nova, &service)?;
-        if let Some(why) = &open {
-            if hold_configured() {
-                // Waiting here would hold pacemaker-fenced and with it the
-                // whole transition: in the lab a controller's failover (the
-                // one running NovaEvacuate, so the very evacuation this
-                // waited for) was delayed 61 s. The hold on nova-compute is
-                // nova-compute-wait's job, from Nova's record, which stays.
-                info!("{host}: evacuation still open ({why}); letting the node rejoin: nova-compute-wait holds nova-compute until it is over, then brings the host back");
-                return Ok(());
+        if hold_configured() {
+            // Waiting here would hold pacemaker-fenced and with it the
+            // whole transition: in the lab a controller's failover (the
+            // one running NovaEvacuate, so the very evacuation this
+            // waited for) was delayed 61 s. The hold on nova-compute is
+            // nova-compute-wait's job, from Nova's record, which stays.
+            // Nor is the host brought back from here when nothing is open:
+            // its nova-compute is not running yet (it starts after
+            // nova-compute-wait), and enabling a compute whose last report
+            // is younger than service_down_time makes nova-api call it
+            // over RPC and wait for it (seen: this PUT timed out after
+            // 30 s in the demo). nova-compute-wait brings the host back
+            // once nova-compute reports again.
+            match &open {
+                Some(why) => info!("{host}: evacuation still open ({why}); letting the node rejoin: nova-compute-wait holds nova-compute until it is over, then brings the host back"),
+                None if compute_state(&service) == ComputeState::On => info!("{host}: already in service"),
+                None => info!("{host}: letting the node rejoin: nova-compute-wait brings the host back once nova-compute runs and reports again"),
             }
+            return Ok(());
         }
         while let Some(why) = open {
             if Instant::now() >= deadline {

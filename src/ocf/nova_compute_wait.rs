@@ -274,6 +274,32 @@ impl OcfAgent for NovaComputeWait {
                 crate::warn!("{}: still out of service: {why}", svc.host);
                 return Ok(None);
             }
+            // Only once nova-compute runs again, i.e. has reported since
+            // this agent started (it starts after us): enabling a compute
+            // whose last report is younger than service_down_time makes
+            // nova-api call it over RPC and wait (up to
+            // rpc_response_timeout) when it is not running yet, and this
+            // monitor would time out.
+            let started = std::fs::metadata(started_file(ctx))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            if let Some(started) = started {
+                let reported = svc
+                    .updated_at
+                    .as_deref()
+                    .and_then(crate::time::parse_datetime);
+                if reported.map_or(true, |r| r < started) {
+                    crate::info!(
+                        "{}: waiting for nova-compute to report to Nova before bringing the host back (last report {}, nova-compute-wait started {})",
+                        svc.host,
+                        svc.updated_at.as_deref().unwrap_or("never"),
+                        crate::time::format_rfc3339(started)
+                    );
+                    return Ok(None);
+                }
+            }
             if bring_back(&nova, &svc, BY)? {
                 crate::info!("{}: back in service (forced_down false, enabled)", svc.host);
             }

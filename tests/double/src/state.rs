@@ -47,13 +47,14 @@ impl Service {
     }
     pub fn reported_at(&self) -> SystemTime {
         if self.alive {
-            // reports every report_interval (10 s)
+            // reports when it starts (last_report), then every
+            // report_interval (10 s)
             let now = SystemTime::now();
             let secs = now
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs();
-            SystemTime::UNIX_EPOCH + Duration::from_secs(secs - secs % 10)
+            (SystemTime::UNIX_EPOCH + Duration::from_secs(secs - secs % 10)).max(self.last_report)
         } else {
             self.last_report
         }
