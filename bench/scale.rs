@@ -480,10 +480,16 @@ fn main() {
     // Both processes share this machine's cores: when their CPU time
     // nears cores x wall, request times at the double grow past the
     // configured latency (threads wait for a core).
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     row(
         "CPU s during the run: engine / double",
-        format!("{:.2} / {:.2}", f(big, "cpu_engine_s"), f(big, "cpu_double_s")),
+        format!(
+            "{:.2} / {:.2}",
+            f(big, "cpu_engine_s"),
+            f(big, "cpu_double_s")
+        ),
     );
     row(
         "CPU used of cores x wall (cores)",

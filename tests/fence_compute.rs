@@ -195,6 +195,30 @@ fn regression_on_does_not_wait_when_nova_compute_wait_holds_the_host() {
     );
 }
 
+/// The compute dies and is fenced; then its evacuation finishes.
+fn fence_then_finish_evacuation(lab: &Lab, host: &str) {
+    lab.double.set_compute_alive(host, false);
+    lab.fence("off", host, "").code(0);
+    finish_evacuation(lab, host);
+}
+
+/// What NovaEvacuate does at the end: attrd `no`, Nova's record `evacuated`.
+fn finish_evacuation(lab: &Lab, host: &str) {
+    std::fs::write(lab.dir.path().join(format!("attrd/evacuate@{host}")), "no").unwrap();
+    let nova = lab.nova();
+    let svc = nova.compute_services(Some(host)).unwrap().remove(0);
+    let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
+    nova.update_service(
+        &svc,
+        &instance_ha::openstack::ServiceUpdate {
+            enabled: Some(false),
+            disabled_reason: Some(marker.render()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
 /// Found in the demo: a host with nothing to evacuate came back within
 /// service_down_time of its death; `on` cleared forced_down and enabled it
 /// while its nova-compute was not running yet (it starts after
@@ -210,25 +234,11 @@ fn regression_on_leaves_an_evacuated_host_to_nova_compute_wait() {
             r#"<cib><configuration><crm_config/><nodes/><resources><clone id="ncw-clone"><primitive id="ncw" class="ocf" provider="openstack" type="nova-compute-wait"/></clone></resources><constraints/></configuration><status/></cib>"#,
         ),
     );
-    lab.double.set_compute_alive("compute-1", false);
-    lab.fence("off", "compute-1", "").code(0);
-    std::fs::write(lab.dir.path().join("attrd/evacuate@compute-1"), "no").unwrap();
-    let nova = lab.nova();
-    let svc = nova.compute_services(Some("compute-1")).unwrap().remove(0);
-    let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
-    nova.update_service(
-        &svc,
-        &instance_ha::openstack::ServiceUpdate {
-            enabled: Some(false),
-            disabled_reason: Some(marker.render()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    fence_then_finish_evacuation(&lab, "compute-1");
     lab.double.clear_requests();
-    lab.fence("on", "compute-1", "").code(0).stderr_has(
-        "nova-compute-wait brings the host back once nova-compute runs",
-    );
+    lab.fence("on", "compute-1", "")
+        .code(0)
+        .stderr_has("nova-compute-wait brings the host back once nova-compute runs");
     let puts: Vec<_> = lab
         .double
         .requests()
@@ -242,22 +252,7 @@ fn regression_on_leaves_an_evacuated_host_to_nova_compute_wait() {
 #[test]
 fn on_brings_back_a_host_with_nothing_to_clean_up() {
     let lab = Lab::default();
-    lab.double.set_compute_alive("compute-1", false);
-    lab.fence("off", "compute-1", "").code(0);
-    // Evacuation finished (what NovaEvacuate does at the end).
-    std::fs::write(lab.dir.path().join("attrd/evacuate@compute-1"), "no").unwrap();
-    let nova = lab.nova();
-    let svc = nova.compute_services(Some("compute-1")).unwrap().remove(0);
-    let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
-    nova.update_service(
-        &svc,
-        &instance_ha::openstack::ServiceUpdate {
-            enabled: Some(false),
-            disabled_reason: Some(marker.render()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    fence_then_finish_evacuation(&lab, "compute-1");
     lab.double.set_compute_alive("compute-1", true);
     lab.fence("on", "compute-1", "").code(0);
     let s = lab.double.service("compute-1").unwrap();
@@ -286,18 +281,7 @@ fn on_with_done_migrations_returns_promptly_and_records_recovering() {
     while lab.double.pending_evacuations() > 0 {
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::write(lab.dir.path().join("attrd/evacuate@compute-1"), "no").unwrap();
-    let svc = nova.compute_services(Some("compute-1")).unwrap().remove(0);
-    let marker = instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test");
-    nova.update_service(
-        &svc,
-        &instance_ha::openstack::ServiceUpdate {
-            enabled: Some(false),
-            disabled_reason: Some(marker.render()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    finish_evacuation(&lab, "compute-1");
 
     // The node rejoins; nova-compute has not started yet.
     let t = Instant::now();

@@ -330,6 +330,14 @@ fn wait_agent(lab: &Lab, action: &str, node: &str, timeout_ms: &str) -> Output {
     )
 }
 
+fn assert_in_service(d: &Double, host: &str) {
+    let s = d.service(host).unwrap();
+    assert!(
+        !s.forced_down && s.status == "enabled" && s.state == "up",
+        "{s:?}"
+    );
+}
+
 #[test]
 fn nova_compute_wait_holds_until_the_evacuation_is_over_then_brings_the_host_back() {
     let lab = Lab::new(Config::new().evacuation_time(Duration::from_millis(50)));
@@ -373,11 +381,7 @@ fn nova_compute_wait_holds_until_the_evacuation_is_over_then_brings_the_host_bac
     // It cleans up: the next monitor brings the host back.
     lab.d.restart_compute("compute-1");
     wait_agent(&lab, "monitor", "compute-1", "20000").code(0);
-    let s = lab.d.service("compute-1").unwrap();
-    assert!(
-        !s.forced_down && s.status == "enabled" && s.state == "up",
-        "{s:?}"
-    );
+    assert_in_service(&lab.d, "compute-1");
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
 }
@@ -395,8 +399,7 @@ fn regression_the_host_comes_back_only_once_nova_compute_reports() {
     lab.d.set_disabled(
         "compute-1",
         Some(
-            &instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test")
-                .render(),
+            &instance_ha::state::Marker::new(instance_ha::state::Phase::Evacuated, "test").render(),
         ),
     );
     // The compute's last report is older than this agent's start.
@@ -404,7 +407,11 @@ fn regression_the_host_comes_back_only_once_nova_compute_reports() {
     wait_agent(&lab, "start", "compute-1", "20000").code(0);
     lab.d.clear_requests();
     wait_agent(&lab, "monitor", "compute-1", "20000").code(0);
-    assert!(lab.log().contains("waiting for nova-compute to report"), "{}", lab.log());
+    assert!(
+        lab.log().contains("waiting for nova-compute to report"),
+        "{}",
+        lab.log()
+    );
     assert!(
         !lab.d.requests().iter().any(|r| r.method == "PUT"),
         "the host was touched before nova-compute reported"
@@ -413,11 +420,7 @@ fn regression_the_host_comes_back_only_once_nova_compute_reports() {
     // nova-compute starts and reports: the next monitor brings it back.
     lab.d.restart_compute("compute-1");
     wait_agent(&lab, "monitor", "compute-1", "20000").code(0);
-    let s = lab.d.service("compute-1").unwrap();
-    assert!(
-        !s.forced_down && s.status == "enabled" && s.state == "up",
-        "{s:?}"
-    );
+    assert_in_service(&lab.d, "compute-1");
     wait_agent(&lab, "stop", "compute-1", "20000").code(0);
 }
 
