@@ -153,6 +153,9 @@ fn on_waits_for_a_pending_evacuation_and_fails_when_it_does_not_end() {
     );
 }
 
+/// A cluster whose CIB configures our nova-compute-wait clone.
+const CIB_WITH_NOVA_COMPUTE_WAIT: &str = r#"<cib><configuration><crm_config/><nodes/><resources><clone id="ncw-clone"><primitive id="ncw" class="ocf" provider="openstack" type="nova-compute-wait"/></clone></resources><constraints/></configuration><status/></cib>"#;
+
 /// A cibadmin on PATH: `Some(xml)` prints it, `None` fails as without a
 /// cluster.
 fn fake_cib(dir: &TempDir, cib: Option<&str>) {
@@ -174,12 +177,7 @@ fn fake_cib(dir: &TempDir, cib: Option<&str>) {
 #[test]
 fn regression_on_does_not_wait_when_nova_compute_wait_holds_the_host() {
     let lab = Lab::default();
-    fake_cib(
-        &lab.dir,
-        Some(
-            r#"<cib><configuration><crm_config/><nodes/><resources><clone id="ncw-clone"><primitive id="ncw" class="ocf" provider="openstack" type="nova-compute-wait"/></clone></resources><constraints/></configuration><status/></cib>"#,
-        ),
-    );
+    fake_cib(&lab.dir, Some(CIB_WITH_NOVA_COMPUTE_WAIT));
     lab.double.set_compute_alive("compute-1", false);
     lab.fence("off", "compute-1", "").code(0);
     let out = lab.fence("on", "compute-1", "evacuation_wait=30\n");
@@ -228,12 +226,7 @@ fn finish_evacuation(lab: &Lab, host: &str) {
 #[test]
 fn regression_on_leaves_an_evacuated_host_to_nova_compute_wait() {
     let lab = Lab::default();
-    fake_cib(
-        &lab.dir,
-        Some(
-            r#"<cib><configuration><crm_config/><nodes/><resources><clone id="ncw-clone"><primitive id="ncw" class="ocf" provider="openstack" type="nova-compute-wait"/></clone></resources><constraints/></configuration><status/></cib>"#,
-        ),
-    );
+    fake_cib(&lab.dir, Some(CIB_WITH_NOVA_COMPUTE_WAIT));
     fence_then_finish_evacuation(&lab, "compute-1");
     lab.double.clear_requests();
     lab.fence("on", "compute-1", "")
