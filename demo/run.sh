@@ -171,7 +171,7 @@ w = json.load(open(sys.argv[1])); snap = json.load(open(sys.argv[2]))
 p = w["phases"]
 rows = [("detected", "cluster lost the node", "detected"),
         ("fenced", "fenced (power off + fence_compute)", "fenced"),
-        ("forced_down", "Nova shows it forced down", "forced_down"),
+        ("forced_down", "forced down in Nova (fence_compute)", "forced_down"),
         ("first_request", "first evacuate request", "first_request"),
         ("evacuated", f"all {len(snap)} instances running elsewhere", "evacuated"),
         ("node_back", "node back in the cluster", "node_back"),

@@ -132,11 +132,15 @@ class Pacemaker:
         return ev
 
 
-def fenced_in_logs(host, since):
-    """fence_compute's "HOST: fenced in Nova" line stamped at or after SINCE, in
-    any controller's pacemaker.log (the agents stamp local time, here UTC)."""
+def agent_log_time(host, message, since):
+    """Time stamp of the first agent line "HOST: MESSAGE..." (MESSAGE a regex)
+    stamped at or after SINCE, in any controller's pacemaker.log; None if
+    none. The agents stamp local time (here UTC) to the millisecond, so a
+    phase taken from it is when it happened, not when this watch, polling
+    Nova and Pacemaker about once a second, happened to notice it."""
     state = os.environ.get("IHA_PCMK_STATE", os.path.join(os.environ.get("IHA_STATE", "/var/lib/iha-lab"), "pcmk"))
-    pat = re.compile(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d(?:\.\d+)?) INFO: " + re.escape(host) + r": fenced in Nova")
+    pat = re.compile(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d(?:\.\d+)?) INFO: " + re.escape(host) + r": " + message)
+    first = None
     for ctl in ("ctl1", "ctl2", "ctl3"):
         try:
             text = open(os.path.join(state, ctl, "var/log/pacemaker/pacemaker.log"), errors="replace").read()
@@ -146,9 +150,9 @@ def fenced_in_logs(host, since):
             st = m.group(1)
             fmt = "%Y/%m/%d_%H:%M:%S.%f" if "." in st else "%Y/%m/%d_%H:%M:%S"
             t = datetime.datetime.strptime(st, fmt).replace(tzinfo=datetime.timezone.utc).timestamp()
-            if t >= since:
-                return True
-    return False
+            if t >= since and (first is None or t < first):
+                first = t
+    return first
 
 
 def cmd_snapshot(a):
@@ -183,9 +187,10 @@ def cmd_watch(a):
             return True
         return False
 
-    def phase(name, text=None):
+    def phase(name, text=None, at=None):
+        """AT: when it happened, if a time stamp says so (else: now, when seen)"""
         if name not in phases:
-            phases[name] = round(time.time() - t0, 1)
+            phases[name] = round((at if at is not None else time.time()) - t0, 1)
             if text and not a.quiet:
                 print(f"[+{phases[name]:5.1f}s] == {text}", flush=True)
 
@@ -204,7 +209,10 @@ def cmd_watch(a):
                     m = re.search(r'"POST /v2\.1/servers/([0-9a-f-]+)/action', line)
                     if m and m.group(1) in posts:
                         posts[m.group(1)] += 1
-                        phase("first_request", "first evacuate request sent to Nova")
+                        # NovaEvacuate's own line is stamped to the ms (the
+                        # access log only to the second)
+                        phase("first_request", "first evacuate request sent to Nova",
+                              agent_log_time(by_id[m.group(1)]["host"], r"evacuate \S+ \(.*\) attempt 1\b", t0 - 2))
                         if posts[m.group(1)] > 1:
                             violations.append(f"second action request for {by_id[m.group(1)]['name']}")
                             say("v" + m.group(1), f"VIOLATION: second POST action for {by_id[m.group(1)]['name']}")
@@ -223,15 +231,18 @@ def cmd_watch(a):
                 elif "detected" in phases:
                     phase("node_back", f"{h} back in the cluster (unfencing, then nova-compute-wait)")
             if "fenced" not in phases:
+                # fence_compute's own line (the level's last device) in the
+                # controllers' pacemaker.log says the level completed, to the
+                # ms; stonith_admin --history (to the second) can lose a remote
+                # node's entries once it rejoins.
+                at = agent_log_time(h, "fenced in Nova", t0 - 2)
+                if at is not None:
+                    phase("fenced", f"{h} fenced: power device + fence_compute (\"{h}: fenced in Nova\" in pacemaker.log)", at)
+            if "fenced" not in phases:
                 for act, st, done, dlg in pm.fenced(h, t0 - 5):
                     if st == "success":
                         phase("fenced", f"{h} fenced ({act}, by {dlg or 'the cluster'}): power device + fence_compute")
                         break
-            if "fenced" not in phases and fenced_in_logs(h, t0 - 2):
-                # stonith_admin --history can lose a remote node's entries once
-                # it rejoins; fence_compute's own line (the level's last device)
-                # in the controllers' pacemaker.log says the level completed.
-                phase("fenced", f"{h} fenced: power device + fence_compute (\"{h}: fenced in Nova\" in pacemaker.log)")
         # Nova's services
         sv = services()
         for h in hosts:
@@ -241,7 +252,8 @@ def cmd_watch(a):
             say("sv" + h, f"{h}: nova-compute service {s['state']}, {s['status']}, forced_down={s.get('forced_down')}"
                 + (f", disabled_reason: {s['disabled_reason']}" if s.get("disabled_reason") else ""))
             if s.get("forced_down"):
-                phase("forced_down", f"{h} forced down in Nova")
+                phase("forced_down", f"{h} forced down in Nova",
+                      agent_log_time(h, "nova-compute forced down", t0 - 2))
             reason = s.get("disabled_reason") or ""
             for p in ("evacuating", "evacuated"):
                 if f"instance-ha: {p}" in reason:
