@@ -192,7 +192,9 @@ def cmd_watch(a):
         if name not in phases:
             phases[name] = round((at if at is not None else time.time()) - t0, 1)
             if text and not a.quiet:
-                print(f"[+{phases[name]:5.1f}s] == {text}", flush=True)
+                # lines stay in the order seen; a stamped phase says when it was
+                stamp = f" (at +{phases[name]:.1f}s, by its log time stamp)" if at is not None else ""
+                print(f"[+{time.time() - t0:5.1f}s] == {text}{stamp}", flush=True)
 
     by_id = {s["id"]: s for s in snap}
     while True:
