@@ -155,6 +155,27 @@ def agent_log_time(host, message, since):
     return first
 
 
+def pacemaker_log_time(message, since):
+    """Time stamp of Pacemaker's own first line matching MESSAGE (a regex) at
+    or after SINCE, in any controller's pacemaker.log ("Dec 02 05:55:02.149":
+    local time, here UTC, no year); None if none."""
+    state = os.environ.get("IHA_PCMK_STATE", os.path.join(os.environ.get("IHA_STATE", "/var/lib/iha-lab"), "pcmk"))
+    pat = re.compile(r"^(\w{3} \d\d \d\d:\d\d:\d\d\.\d+) .*" + message, re.M)
+    year = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).year
+    first = None
+    for ctl in ("ctl1", "ctl2", "ctl3"):
+        try:
+            text = open(os.path.join(state, ctl, "var/log/pacemaker/pacemaker.log"), errors="replace").read()
+        except OSError:
+            continue
+        for m in pat.finditer(text):
+            t = datetime.datetime.strptime(f"{year} {m.group(1)}", "%Y %b %d %H:%M:%S.%f")
+            t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+            if t >= since and (first is None or t < first):
+                first = t
+    return first
+
+
 def cmd_snapshot(a):
     snap = []
     for h in a.hosts:
@@ -188,8 +209,10 @@ def cmd_watch(a):
         return False
 
     def phase(name, text=None, at=None):
-        """AT: when it happened, if a time stamp says so (else: now, when seen)"""
+        """AT: when it happened, if a time stamp says so (else: now, when seen);
+        a callable, so that the logs are read once, not at every poll"""
         if name not in phases:
+            at = at() if callable(at) else at
             phases[name] = round((at if at is not None else time.time()) - t0, 1)
             if text and not a.quiet:
                 # lines stay in the order seen; a stamped phase says when it was
@@ -214,7 +237,7 @@ def cmd_watch(a):
                         # NovaEvacuate's own line is stamped to the ms (the
                         # access log only to the second)
                         phase("first_request", "first evacuate request sent to Nova",
-                              agent_log_time(by_id[m.group(1)]["host"], r"evacuate \S+ \(.*\) attempt 1\b", t0 - 2))
+                              lambda: agent_log_time(by_id[m.group(1)]["host"], r"evacuate \S+ \(.*\) attempt 1\b", t0 - 2))
                         if posts[m.group(1)] > 1:
                             violations.append(f"second action request for {by_id[m.group(1)]['name']}")
                             say("v" + m.group(1), f"VIOLATION: second POST action for {by_id[m.group(1)]['name']}")
@@ -229,7 +252,10 @@ def cmd_watch(a):
                 online, wrole, nrole = view[h]
                 say("pc" + h, f"{h}: cluster node {'online' if online else 'OFFLINE'}, nova-compute-wait {wrole}, nova-compute {nrole}")
                 if not online:
-                    phase("detected", f"{h} lost by the cluster")
+                    # a dead node: the controller hosting its connection logs
+                    # the loss (a cut network may only time out: then "seen")
+                    phase("detected", f"{h} lost by the cluster",
+                          lambda: pacemaker_log_time(r"Lost connection to Pacemaker Remote node " + re.escape(h) + r"\b", t0 - 1))
                 elif "detected" in phases:
                     phase("node_back", f"{h} back in the cluster (unfencing, then nova-compute-wait)")
             if "fenced" not in phases:
@@ -255,7 +281,7 @@ def cmd_watch(a):
                 + (f", disabled_reason: {s['disabled_reason']}" if s.get("disabled_reason") else ""))
             if s.get("forced_down"):
                 phase("forced_down", f"{h} forced down in Nova",
-                      agent_log_time(h, "nova-compute forced down", t0 - 2))
+                      lambda: agent_log_time(h, "nova-compute forced down", t0 - 2))
             reason = s.get("disabled_reason") or ""
             for p in ("evacuating", "evacuated"):
                 if f"instance-ha: {p}" in reason:
