@@ -132,48 +132,41 @@ class Pacemaker:
         return ev
 
 
-def agent_log_time(host, message, since):
-    """Time stamp of the first agent line "HOST: MESSAGE..." (MESSAGE a regex)
-    stamped at or after SINCE, in any controller's pacemaker.log; None if
-    none. The agents stamp local time (here UTC) to the millisecond, so a
-    phase taken from it is when it happened, not when this watch, polling
-    Nova and Pacemaker about once a second, happened to notice it."""
+def first_log_time(pat, parse, since):
+    """The earliest time stamp at or after SINCE of a line matching PAT (its
+    group 1 read by PARSE into an epoch) in any controller's pacemaker.log;
+    None if none. Both Pacemaker and our agents stamp local time (here UTC)
+    to the millisecond, so a phase taken from it is when it happened, not
+    when this watch, polling Nova and Pacemaker about once a second, noticed."""
     state = os.environ.get("IHA_PCMK_STATE", os.path.join(os.environ.get("IHA_STATE", "/var/lib/iha-lab"), "pcmk"))
-    pat = re.compile(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d(?:\.\d+)?) INFO: " + re.escape(host) + r": " + message)
-    first = None
+    stamps = []
     for ctl in ("ctl1", "ctl2", "ctl3"):
         try:
             text = open(os.path.join(state, ctl, "var/log/pacemaker/pacemaker.log"), errors="replace").read()
         except OSError:
             continue
-        for m in pat.finditer(text):
-            st = m.group(1)
-            fmt = "%Y/%m/%d_%H:%M:%S.%f" if "." in st else "%Y/%m/%d_%H:%M:%S"
-            t = datetime.datetime.strptime(st, fmt).replace(tzinfo=datetime.timezone.utc).timestamp()
-            if t >= since and (first is None or t < first):
-                first = t
-    return first
+        stamps += [t for t in (parse(m.group(1)) for m in pat.finditer(text)) if t >= since]
+    return min(stamps, default=None)
+
+
+def utc(d):
+    return d.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def agent_log_time(host, message, since):
+    """our agents' first line "HOST: MESSAGE..." (MESSAGE a regex), stamped
+    2026/12/02_05:55:02.149"""
+    pat = re.compile(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d(?:\.\d+)?) INFO: " + re.escape(host) + r": " + message)
+    return first_log_time(pat, lambda st: utc(datetime.datetime.strptime(
+        st, "%Y/%m/%d_%H:%M:%S.%f" if "." in st else "%Y/%m/%d_%H:%M:%S")), since)
 
 
 def pacemaker_log_time(message, since):
-    """Time stamp of Pacemaker's own first line matching MESSAGE (a regex) at
-    or after SINCE, in any controller's pacemaker.log ("Dec 02 05:55:02.149":
-    local time, here UTC, no year); None if none."""
-    state = os.environ.get("IHA_PCMK_STATE", os.path.join(os.environ.get("IHA_STATE", "/var/lib/iha-lab"), "pcmk"))
+    """Pacemaker's own first line matching MESSAGE (a regex), stamped
+    "Dec 02 05:55:02.149" (no year: SINCE's)"""
     pat = re.compile(r"^(\w{3} \d\d \d\d:\d\d:\d\d\.\d+) .*" + message, re.M)
     year = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).year
-    first = None
-    for ctl in ("ctl1", "ctl2", "ctl3"):
-        try:
-            text = open(os.path.join(state, ctl, "var/log/pacemaker/pacemaker.log"), errors="replace").read()
-        except OSError:
-            continue
-        for m in pat.finditer(text):
-            t = datetime.datetime.strptime(f"{year} {m.group(1)}", "%Y %b %d %H:%M:%S.%f")
-            t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
-            if t >= since and (first is None or t < first):
-                first = t
-    return first
+    return first_log_time(pat, lambda st: utc(datetime.datetime.strptime(f"{year} {st}", "%Y %b %d %H:%M:%S.%f")), since)
 
 
 def cmd_snapshot(a):
