@@ -23,6 +23,9 @@ Run with the OpenStack venv's python and the OS_* admin variables set.
   iha-watch.py migrations FILE --since EPOCH
       evacuation migration records per server of FILE created since EPOCH
       (JSON {id: [status,...]})
+  iha-watch.py fenced-first HOST --since EPOCH
+      exit 0 if HOST's first evacuate request (NovaEvacuate's line) is stamped
+      after its fencing (fence_compute's "fenced in Nova"), both since EPOCH
   iha-watch.py stop ID...    stop servers and wait until SHUTOFF
   iha-watch.py delete FILE   delete the servers of FILE (no wait)
   iha-watch.py settle HOST... [--timeout S]
@@ -153,6 +156,10 @@ def utc(d):
     return d.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+# NovaEvacuate's line for a server's first evacuate request
+FIRST_REQUEST = r"evacuate \S+ \(.*\) attempt 1\b"
+
+
 def agent_log_time(host, message, since):
     """our agents' first line "HOST: MESSAGE..." (MESSAGE a regex), stamped
     2026/12/02_05:55:02.149"""
@@ -230,7 +237,7 @@ def cmd_watch(a):
                         # NovaEvacuate's own line is stamped to the ms (the
                         # access log only to the second)
                         phase("first_request", "first evacuate request sent to Nova",
-                              lambda: agent_log_time(by_id[m.group(1)]["host"], r"evacuate \S+ \(.*\) attempt 1\b", t0 - 2))
+                              lambda: agent_log_time(by_id[m.group(1)]["host"], FIRST_REQUEST, t0 - 2))
                         if posts[m.group(1)] > 1:
                             violations.append(f"second action request for {by_id[m.group(1)]['name']}")
                             say("v" + m.group(1), f"VIOLATION: second POST action for {by_id[m.group(1)]['name']}")
@@ -330,6 +337,17 @@ def cmd_watch(a):
     sys.exit(0 if reached and not violations else 1)
 
 
+def cmd_fenced_first(a):
+    """HOST's first evacuate request came after fence_compute's "fenced in Nova"
+    (the level's last device), both by the agents' own time stamps"""
+    fenced = agent_log_time(a.host, "fenced in Nova", a.since - 2)
+    req = agent_log_time(a.host, FIRST_REQUEST, a.since - 2)
+    if fenced is None or req is None:
+        sys.exit(f"{a.host}: 'fenced in Nova' at {fenced}, first evacuate request at {req} (None: no such line since {a.since - 2})")
+    print(f"{a.host}: fenced in Nova at +{fenced - a.since:.3f} s, first evacuate request at +{req - a.since:.3f} s")
+    sys.exit(0 if fenced <= req else 1)
+
+
 def cmd_migrations(a):
     snap = json.load(open(a.snapshot))
     out = {}
@@ -389,6 +407,9 @@ def main():
     m = sp.add_parser("migrations")
     m.add_argument("snapshot")
     m.add_argument("--since", type=float, required=True)
+    ff = sp.add_parser("fenced-first")
+    ff.add_argument("host")
+    ff.add_argument("--since", type=float, required=True)
     st = sp.add_parser("stop")
     st.add_argument("ids", nargs="+")
     d = sp.add_parser("delete")
@@ -397,7 +418,7 @@ def main():
     se.add_argument("hosts", nargs="+")
     se.add_argument("--timeout", type=float, default=300)
     a = p.parse_args()
-    {"snapshot": cmd_snapshot, "watch": cmd_watch, "migrations": cmd_migrations, "stop": cmd_stop,
+    {"snapshot": cmd_snapshot, "watch": cmd_watch, "migrations": cmd_migrations, "fenced-first": cmd_fenced_first, "stop": cmd_stop,
      "delete": cmd_delete, "settle": cmd_settle}[a.cmd](a)
 
 

@@ -148,28 +148,6 @@ print(f"{host}: power device off/reboot {power}x, fence_compute 'fenced in Nova'
 sys.exit(0 if power and (nova or os.environ["POWER_ONLY"] == "1") else 1)
 PYEOF
 }
-fenced_before_request() {   # HOST EPOCH: NovaEvacuate's first evacuate request for HOST is
-  # stamped after fence_compute's "HOST: fenced in Nova" (the level's last
-  # device): no instance is rebuilt elsewhere before its host is fenced. Both
-  # lines carry the agents' own millisecond time stamps.
-  "$PY" - "$1" "$2" "$IHA_PCMK_STATE"/ctl*/var/log/pacemaker/pacemaker.log <<'PYEOF'
-import datetime, re, sys
-host, t = sys.argv[1], float(sys.argv[2]) - 2
-fenced, req = [], []
-for f in sys.argv[3:]:
-    for l in open(f, errors="replace"):
-        m = re.search(r"(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d\.\d+) INFO: " + re.escape(host) + r": (fenced in Nova|evacuate \S+ \(.*\) attempt 1\b)", l)
-        if not m:
-            continue
-        at = datetime.datetime.strptime(m.group(1), "%Y/%m/%d_%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc).timestamp()
-        if at >= t:
-            (fenced if m.group(2) == "fenced in Nova" else req).append(at)
-if not fenced or not req:
-    sys.exit(f"{host}: {len(fenced)} 'fenced in Nova' line(s), {len(req)} first-request line(s) since {t}")
-print(f"{host}: fenced in Nova at +{min(fenced) - t - 2:.3f} s, first evacuate request at +{min(req) - t - 2:.3f} s")
-sys.exit(0 if min(fenced) <= min(req) else 1)
-PYEOF
-}
 moved_to() {   # CONTROLLER WATCH-OUTPUT: NovaEvacuate started there and adopted the evacuation
   grep -Eq "nova-evacuate: Start(ing|ed) on $1\b" "$2" &&
     grep -Eq "instance-ha: evacuat[a-z]+ since [0-9TZ:-]+ by $1\b" "$2"
@@ -286,7 +264,7 @@ failure() {
   check "watch reached the end: every server evacuated, every host back in service (bounded: 420 s)" test "$rc" = 0
   check "no violation (no server in ERROR, no nova-compute running mid-evacuation, no second request)" no_violation "$j"
   for h in $hosts; do check "$h: Pacemaker's history shows it fenced (power + fence_compute level)" fenced_since "$h" "${t0%.*}"; done
-  for h in $hosts; do check "$h: its first evacuate request came after its fencing (agents' time stamps)" fenced_before_request "$h" "$t0"; done
+  for h in $hosts; do check "$h: its first evacuate request came after its fencing (agents' time stamps)" "${WATCH[@]}" fenced-first "$h" --since "$t0"; done
   check "Nova showed the host(s) forced down" has_phase "$j" forced_down
   check "every server evacuated exactly once (1 POST action in nova-api's log, 1 evacuation record, done)" every_server_once "$j" "$snap" "${t0%.*}"
   check "nova-compute started only after the evacuation was over" phase_before "$j" evacuated nova_compute_started
